@@ -1,0 +1,163 @@
+"""Settings: one frozen object read at the edge from `zhibu_qa.toml` and `ZHIBU_*` variables.
+
+Components never read the environment themselves; the CLI and UI call `load_settings()` once and
+pass explicit values on. Secrets (the LLM API key, login password) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_PREFIX = "ZHIBU_"
+DEFAULT_CONFIG_FILE = "zhibu_qa.toml"
+SECRET_FIELDS = ("llm_api_key", "auth_password")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # embedding model: a local directory or any sentence-transformers model name/path
+    embedding_model: str = "models/m3e-small"
+    query_prefix: str = ""  # e.g. BGE: "为这个句子生成表示以用于检索相关文章："
+    passage_prefix: str = ""
+    embed_batch_size: int = 32
+    # knowledge base
+    corpus_paths: tuple[str, ...] = ("corpus/tianjin-zhibu-shenghuo-2024-09b.txt",)
+    index_dir: str = "index"
+    # chunking (tokens of cl100k_base); chosen by the sweep in benchmarks/chunk_sweep.py
+    chunk_size: int = 256
+    chunk_overlap: int = 32
+    vector_index: str = "flat"  # flat | hnsw
+    # retrieval
+    retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
+    top_k: int = 5
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    # answering
+    backend: str = "extractive"  # extractive | openai
+    max_question_chars: int = 500
+    max_answer_chars: int = 250
+    # refusal thresholds (fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl)
+    refuse_min_dense: float = 0.0
+    refuse_min_coverage: float = 0.0
+    refuse_partial_coverage: float = 0.0
+    # OpenAI-compatible endpoint
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0
+    llm_context_tokens: int = 3000
+    # server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    feedback_path: str = "feedback/feedback.jsonl"
+    auth_user: str = ""
+    auth_password: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked, for logs and reports."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        for name in SECRET_FIELDS:
+            if out.get(name):
+                out[name] = "***"
+        return out
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings) if f.name != "extra"]
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Convert a TOML or environment value to the type of the Settings field `name`."""
+    default = getattr(Settings(), name)
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            if isinstance(raw, (list, tuple)):
+                return tuple(str(x) for x in raw)
+            return tuple(p for p in str(raw).split(os.pathsep if os.pathsep in str(raw) else ",") if p)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} has invalid value {raw!r}: {exc}") from exc
+
+
+def _check_name(name: str, where: str) -> None:
+    if name not in setting_names():
+        raise ConfigError(
+            f"unknown setting {name!r} in {where}; valid settings: {', '.join(setting_names())}"
+        )
+
+
+VALID_CHOICES = {
+    "retrieval_mode": ("hybrid", "dense", "bm25"),
+    "backend": ("extractive", "openai"),
+    "vector_index": ("flat", "hnsw"),
+}
+
+
+def validate(settings: Settings) -> Settings:
+    for name, choices in VALID_CHOICES.items():
+        value = getattr(settings, name)
+        if value not in choices:
+            raise ConfigError(f"setting {name}={value!r} is not one of: {', '.join(choices)}")
+    if settings.chunk_overlap >= settings.chunk_size:
+        raise ConfigError("chunk_overlap must be smaller than chunk_size")
+    if settings.top_k < 1:
+        raise ConfigError("top_k must be at least 1")
+    return settings
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read settings: defaults < config file < ZHIBU_* environment < explicit overrides.
+
+    Example: load_settings(env={"ZHIBU_TOP_K": "8"}).top_k == 8
+    """
+    env = dict(os.environ) if env is None else env
+    values: dict[str, Any] = {}
+    path = Path(config_file or env.get("ZHIBU_CONFIG") or DEFAULT_CONFIG_FILE)
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        data = data.get("zhibu_qa", data)
+        for name, raw in data.items():
+            _check_name(name, str(path))
+            if name in SECRET_FIELDS:
+                raise ConfigError(f"{name} is a secret: set it with {ENV_PREFIX}{name.upper()}, not in {path}")
+            values[name] = _coerce(name, raw)
+    elif config_file:
+        raise ConfigError(f"config file {path} does not exist")
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key == "ZHIBU_CONFIG":
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        _check_name(name, f"environment variable {key}")
+        values[name] = _coerce(name, raw)
+    for name, raw in overrides.items():
+        if raw is None:
+            continue
+        _check_name(name, "command-line options")
+        values[name] = _coerce(name, raw)
+    return validate(Settings(**values))

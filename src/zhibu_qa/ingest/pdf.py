@@ -1,0 +1,93 @@
+"""Extract the text layer of a PDF with pypdf, one string per page.
+
+Owns: opening the PDF (missing, not a PDF, corrupt, encrypted -> IngestError), per-page text
+extraction, and the "no text layer" check for scanned PDFs.
+Leaves out: OCR (a scanned PDF must be OCR'd first), layout repair of the extracted lines
+(`ingest.layout` / `ingest.documents`) and decoding of plain text files (`ingest.decode`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import IngestError
+from .decode import PDF_MAGIC
+
+# Fewer non-space characters than this over the whole PDF means there is no usable text layer
+# (a scanned PDF yields nothing, or only a page number or two).
+MIN_TEXT_CHARS = 20
+PAGE_SEPARATOR = "\n\n"
+
+
+def extract_pdf_pages(path: Path) -> tuple[str, ...]:
+    """The extracted text of every page (an empty string for a page without text).
+
+    Raises IngestError for a missing, non-PDF, corrupt or encrypted file.
+    Example: extract_pdf_pages(Path("two-pages.pdf")) == ("第一页……", "第二页……")
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, PdfReadError
+
+    path = Path(path)
+    _check_pdf_file(path)
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            _decrypt(reader, path, DependencyError)
+        pages = [_page_text(page) for page in reader.pages]
+    except IngestError:
+        raise
+    except (PdfReadError, DependencyError, OSError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, RecursionError, AssertionError) as exc:
+        # pypdf surfaces damaged files through many exception types
+        raise IngestError(f"cannot read PDF {path}: it is damaged or unsupported ({exc})") from exc
+    return tuple(pages)
+
+
+def extract_pdf_text(path: Path) -> str:
+    """All page texts joined with a blank line; pages without text are left out.
+
+    Raises IngestError when the PDF has no text layer (a scanned PDF: run OCR first).
+    Example: extract_pdf_text(Path("rules.pdf")).startswith("支部工作条例")
+    """
+    pages = extract_pdf_pages(path)
+    text = PAGE_SEPARATOR.join(p for p in pages if p.strip())
+    n_chars = sum(1 for ch in text if not ch.isspace())
+    if n_chars < MIN_TEXT_CHARS:
+        raise IngestError(
+            f"PDF {path} has no text layer ({n_chars} characters of text on {len(pages)} pages); "
+            "it is probably a scanned PDF: run OCR on it first"
+        )
+    return text
+
+
+def _check_pdf_file(path: Path) -> None:
+    if not path.exists():
+        raise IngestError(f"PDF file not found: {path}")
+    if path.is_dir():
+        raise IngestError(f"PDF path is a directory, not a file: {path}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise IngestError(f"cannot read PDF file {path}: {exc.strerror or exc}") from exc
+    if PDF_MAGIC not in head:
+        raise IngestError(f"{path} is not a PDF (no {PDF_MAGIC.decode()} header)")
+
+
+def _decrypt(reader, path: Path, dependency_error: type[Exception]) -> None:
+    try:
+        ok = reader.decrypt("")  # many PDFs are encrypted with an empty user password
+    except dependency_error as exc:
+        raise IngestError(
+            f"PDF {path} is encrypted with a cipher pypdf cannot open here ({exc}); "
+            "save an unencrypted copy first"
+        ) from exc
+    if not ok:
+        raise IngestError(f"PDF {path} is encrypted and needs a password; save an unencrypted copy first")
+
+
+def _page_text(page) -> str:
+    text = page.extract_text() or ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return text.strip("\n").rstrip()
