@@ -220,8 +220,7 @@ def check_locations(records: list[tuple[int, dict]], corpus: Corpus) -> list[str
     for lineno, obj in records:
         if obj["type"] == "unanswerable":
             continue
-        for (art, sec) in gold_pairs(obj):
-            lo, hi = span(art)
+        for art, sec in gold_pairs(obj):
             if sec is not None and sec not in [s for _, s in bounds[art]]:
                 problems.append(f"line {lineno} ({obj['id']}): section {sec!r} not inside article {art!r}")
         for ev in obj["evidence"]:
@@ -244,7 +243,7 @@ def check_locations(records: list[tuple[int, dict]], corpus: Corpus) -> list[str
 def gold_pairs(obj: dict) -> list[tuple[str, str | None]]:
     ga, gs = obj["gold_article"], obj["gold_section"]
     if isinstance(ga, list):
-        return list(zip(ga, gs))
+        return list(zip(ga, gs, strict=True))  # lengths checked in check_rules
     return [(ga, gs)]
 
 

@@ -30,6 +30,7 @@ class Settings:
     # knowledge base
     corpus_paths: tuple[str, ...] = ("corpus/tianjin-zhibu-shenghuo-2024-09b.txt",)
     index_dir: str = "index"
+    user_dict: str = "corpus/userdict.txt"  # hand-edited jieba terms, merged with extracted ones
     # chunking (tokens of cl100k_base); chosen by the sweep in benchmarks/chunk_sweep.py
     chunk_size: int = 256
     chunk_overlap: int = 32
@@ -45,8 +46,8 @@ class Settings:
     max_answer_chars: int = 250
     # refusal thresholds (fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl)
     refuse_min_dense: float = 0.0
-    refuse_min_coverage: float = 0.0
-    refuse_partial_coverage: float = 0.0
+    refuse_min_coverage: float = 0.5
+    refuse_partial_coverage: float = 0.85
     # OpenAI-compatible endpoint
     llm_base_url: str = ""
     llm_model: str = ""

@@ -8,7 +8,6 @@ naming the model with a stable `model_id` the index manifest pins. Leaves out st
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import zlib
 from pathlib import Path
@@ -103,8 +102,11 @@ class HashingEmbedder(Embedder):
 
 
 def _looks_like_path(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or "\\" in model or Path(model).expanduser().exists() \
-        or model.count("/") > 1
+    """A local path (existing, explicit, or under an existing folder) rather than a hub model name."""
+    path = Path(model).expanduser()
+    if model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1 or path.exists():
+        return True
+    return str(path.parent) != "." and path.parent.is_dir()
 
 
 def local_model_id(model_dir: Path, passage_prefix: str = "") -> str:
@@ -189,7 +191,7 @@ class SentenceTransformerEmbedder(Embedder):
             self._model = SentenceTransformer(source, device=self.device, local_files_only=True)
         except ModelError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any loader failure means an unusable model
+        except Exception as exc:  # any loader failure means an unusable model
             msg = re.sub(r"\s+", " ", str(exc))[:300]
             raise ModelError(
                 f"cannot load embedding model {source!r} offline: {type(exc).__name__}: {msg} "
@@ -222,8 +224,3 @@ def make_embedder(spec: str, **kw) -> Embedder:
         return HashingEmbedder(int(dim_text), **prefixes)
     return SentenceTransformerEmbedder(spec, **kw)
 
-
-def describe(embedder: Embedder) -> str:
-    """A one-line JSON description for logs and reports."""
-    return json.dumps({"model_id": embedder.model_id, "query_prefix": embedder.query_prefix,
-                       "passage_prefix": embedder.passage_prefix}, ensure_ascii=False)

@@ -265,10 +265,7 @@ def source_lookup(sources: Iterable[ParsedSource]) -> Callable[[Citation], str |
 
 def quote_is_valid(citation: Citation, lookup: SourceLookup) -> bool:
     """True iff source_text[char_start:char_end] == quote (and the quote is not empty)."""
-    if isinstance(lookup, Mapping):
-        text = lookup.get(citation.article_id)
-    else:
-        text = lookup(citation)
+    text = lookup.get(citation.article_id) if isinstance(lookup, Mapping) else lookup(citation)
     if text is None or not citation.quote or not 0 <= citation.char_start < citation.char_end:
         return False
     return text[citation.char_start:citation.char_end] == citation.quote
@@ -312,8 +309,8 @@ def refusal_scores(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[
     precision = tp / n_refused if n_refused else None
     recall = tp / n_unanswerable if n_unanswerable else None
     f1 = None
-    if precision is not None and recall is not None:
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    if recall is not None:  # with something to detect, finding none of it scores 0
+        f1 = 2 * tp / (n_refused + n_unanswerable) if tp else 0.0
     false_rate = (n_refused - tp) / n_answerable if n_answerable else None
     return {"precision": precision, "recall": recall, "f1": f1, "false_refusal_rate": false_rate}
 

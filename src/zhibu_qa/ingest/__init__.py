@@ -1,0 +1,59 @@
+"""Ingestion: a source file (issue text dump, PDF, Markdown/plain document) -> ParsedSource.
+
+Routes by content: PDFs go through pypdf first; texts with a 目录 use the magazine parser,
+others the generic document parser. Storing the result is `catalogue`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import IngestError
+from ..types import Issue, IngestReport, ParsedSource
+
+MAX_SOURCE_BYTES = 20_000_000  # a text dump of one issue is ~0.2 MB; 50 MB files are refused
+
+
+def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = None) -> ParsedSource:
+    """Parse decoded text: magazine layout when it has a table of contents, else a document."""
+    from .magazine import has_toc, parse_magazine
+
+    if has_toc(text):
+        try:
+            return parse_magazine(text, source_path, sha256)
+        except StopIteration:
+            pass  # a 目录 line but no usable TOC: fall back to the generic parser
+    from .documents import parse_document
+
+    stem = Path(source_path).stem
+    issue = Issue(id=f"doc-{sha256[:10]}", magazine=title or stem, source_path=source_path,
+                  sha256=sha256, kind="document")
+    articles = parse_document(text, issue, title=title)
+    if not articles:
+        raise IngestError(f"{source_path}: no text found to ingest")
+    chars = sum(a.n_chars for a in articles)
+    report = IngestReport(articles=len(articles), sections=sum(len(a.sections) for a in articles),
+                          content_chars=chars, covered_chars=chars)
+    return ParsedSource(issue, text, tuple(articles), report)
+
+
+def read_and_parse(path: str | Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> ParsedSource:
+    """Read, decode and parse one source file; every failure is an IngestError naming the path."""
+    from .decode import is_pdf, read_source
+
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    if not path.is_file():
+        raise IngestError(f"{path}: not a regular file")
+    if path.stat().st_size > max_bytes:
+        raise IngestError(f"{path}: file is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    if is_pdf(path):
+        from .pdf import extract_pdf_text
+
+        text = extract_pdf_text(path)
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    else:
+        text, _encoding, sha = read_source(path, max_bytes=max_bytes)
+    return parse_text(text, str(path), sha)

@@ -1,0 +1,240 @@
+"""Question (+history) -> retrieval -> grounded answer with checked citations, or a refusal.
+
+`AnswerService.stream()` yields text deltas and finally the `Answer`. Refusals are decided from
+retrieval evidence (term coverage and dense similarity, thresholds from settings), before any
+model runs. Citations are built from chunk metadata and exact source spans, never from text a
+model claims. The OpenAI-compatible backend falls back to the extractive answer on any error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .citations import split_answer_sentences, support_score, validate_markers
+from .errors import BackendUnavailableError, ConfigError, GenerationError
+from .extractive import Candidate, candidates, coverage, question_terms, select, term_weights
+from .questions import Query, analyse
+from .retrieval import Retriever
+from .text import map_span, split_sentences
+from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
+
+BACKENDS = ("extractive", "openai")
+SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
+NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """Thresholds fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl."""
+
+    min_coverage: float = 0.5  # weighted share of question terms found in the top hits
+    min_dense: float = 0.0  # best dense cosine among the hits
+    partial_coverage: float = 0.85  # below this (but above min) the answer is marked partial
+
+
+@dataclass(frozen=True)
+class Evidence:
+    coverage: float
+    top_dense: float
+    missing: tuple[str, ...]  # question terms found nowhere in the knowledge base
+
+
+def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool]) -> Evidence:
+    """Evidence features of a retrieval result for the refusal decision."""
+    terms = question_terms(query.search)
+    weights = term_weights(terms)
+    context = "\n".join(h.chunk.text + h.meta.article_title + (h.meta.section or "") for h in hits[:5])
+    cov = coverage(context, weights) if weights else 0.0
+    dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+    missing = tuple(t for t in terms if len(t) >= 2 and not corpus_has(t))
+    return Evidence(cov, dense, missing)
+
+
+def decide_refusal(ev: Evidence, policy: RefusalPolicy) -> str | None:
+    """None (answer), "not_covered" or "partial".
+
+    Example: decide_refusal(Evidence(0.2, 0.9, ()), RefusalPolicy()) == "not_covered"
+    """
+    if ev.coverage < policy.min_coverage or ev.top_dense < policy.min_dense:
+        return "not_covered"
+    if ev.missing and ev.coverage < policy.partial_coverage:
+        return "partial"
+    return None
+
+
+def make_citation(n: int, hit: Hit, start: int, end: int, source_text: str) -> Citation:
+    """A citation for chunk text [start, end), with the exact source span as its quote."""
+    c0, c1 = map_span(hit.chunk.segments, start, end)
+    return Citation(
+        n=n, chunk_id=hit.chunk.id, article_id=hit.chunk.article_id, article_title=hit.meta.article_title,
+        column=hit.meta.column, section=hit.meta.section, authors=hit.meta.authors, issue=hit.meta.issue,
+        quote=source_text[c0:c1], char_start=c0, char_end=c1,
+    )
+
+
+def compose_extractive(chosen: Sequence[Candidate], hits: Sequence[Hit],
+                       source_for: Callable[[str], str]) -> tuple[str, list[Citation], list[AnswerSentence]]:
+    """Join chosen sentences; consecutive sentences of one chunk share one citation [n]."""
+    groups: list[list[Candidate]] = []
+    for c in chosen:
+        if groups and groups[-1][-1].hit_index == c.hit_index:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    parts, citations, sentences = [], [], []
+    for n, group in enumerate(groups, 1):
+        hit = hits[group[0].hit_index]
+        citations.append(make_citation(n, hit, group[0].start, group[-1].end,
+                                       source_for(hit.chunk.issue_id)))
+        text = "".join(c.text for c in group)
+        parts.append(f"{text}[{n}]")
+        for c in group:
+            sentences.append(AnswerSentence(c.text, (n,), support_score(c.text, [hit.chunk.text]), True))
+    return "".join(parts), citations, sentences
+
+
+def refusal_text(query: Query, hits: Sequence[Hit], kind: str, missing: Sequence[str], mode: str) -> tuple[str, tuple[str, ...]]:
+    titles = tuple(dict.fromkeys(h.meta.article_title for h in hits if h.meta.article_title))[:3]
+    searched = f"已检索：“{query.search[:60]}”（{mode}，{len(hits)} 个段落）。"
+    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else ""
+    closest = ("相关度最高的文章：" + "；".join(f"《{t}》" for t in titles) + "。") if titles else ""
+    return NOT_COVERED + what + searched + closest, titles
+
+
+class AnswerService:
+    """Answers questions from a retriever; backends: extractive (default) and openai."""
+
+    def __init__(self, retriever: Retriever, source_for: Callable[[str], str], corpus_has: Callable[[str], bool], *,
+                 policy: RefusalPolicy = RefusalPolicy(), similarity: Callable[[str, list[str]], list[float]] | None = None,
+                 llm=None, prompts_dir: Path | None = None, max_question_chars: int = 500,
+                 context_tokens: int = 3000, mode: str = "hybrid"):
+        self.retriever = retriever
+        self.source_for = source_for
+        self.corpus_has = corpus_has
+        self.policy = policy
+        self.similarity = similarity
+        self.llm = llm
+        self.prompts_dir = prompts_dir
+        self.max_question_chars = max_question_chars
+        self.context_tokens = context_tokens
+        self.mode = mode
+
+    def answer(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
+        result = None
+        for event in self.stream(question, history, **kw):
+            if isinstance(event, Answer):
+                result = event
+        assert result is not None
+        return result
+
+    def stream(self, question: str, history: Sequence[Turn] = (), *, backend: str = "extractive", k: int = 5,
+               filters: Filters = Filters()) -> Iterator[str | Answer]:
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+        t0 = time.perf_counter()
+        query = analyse(question, history, max_chars=self.max_question_chars)
+        if backend == "openai" and query.rewritten and self.llm is not None:
+            query = self._condense(query, history)
+        hits = self.retriever.retrieve(query.search, max(k, 5), filters)
+        ev = assess(query, hits, self.corpus_has)
+        kind = decide_refusal(ev, self.policy)
+        notices = ["已忽略问题中要求改变回答规则的内容，仅依据本刊资料作答。"] if query.injected else []
+        if kind == "not_covered" or not hits:
+            text, titles = refusal_text(query, hits, "not_covered", ev.missing, self.mode)
+            yield text
+            yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:10]),
+                                      backend, notices=tuple(notices), search_query=query.search,
+                                      suggestions=titles), t0)
+            return
+        answer: Answer | None = None
+        if backend == "openai":
+            if self.llm is None:
+                notices.append("未配置大模型服务（llm_base_url/llm_model），以下为摘录式回答。")
+            else:
+                try:
+                    for event in self._generate(query, hits[:k]):
+                        if isinstance(event, Answer):
+                            answer = event
+                        else:
+                            yield event
+                except (BackendUnavailableError, GenerationError) as exc:
+                    notices.append(f"大模型服务出错（{exc}），以下为摘录式回答。")
+                    yield "\n\n"
+        if answer is None:
+            answer = self._extractive(query, hits[:k])
+            yield answer.text
+        if kind == "partial":
+            note = f"（注意：本刊资料中没有关于“{'”“'.join(ev.missing[:3])}”的内容，以上只回答了有资料的部分。）"
+            answer = replace(answer, text=answer.text + note, refusal_kind="partial")
+            yield note
+        yield self._finish(replace(answer, question=query.original, search_query=query.search,
+                                   notices=tuple(notices) + answer.notices, hits=tuple(hits[:10])), t0)
+
+    @staticmethod
+    def _finish(answer: Answer, t0: float) -> Answer:
+        return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def _extractive(self, query: Query, hits: Sequence[Hit]) -> Answer:
+        weights = term_weights(question_terms(query.search))
+        sim = (lambda sents: self.similarity(query.search, sents)) if self.similarity else None
+        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent)
+        text, cits, sents = compose_extractive(chosen, hits, self.source_for)
+        return Answer(query.original, text, False, None, tuple(cits), tuple(sents), tuple(hits), "extractive")
+
+    def _condense(self, query: Query, history: Sequence[Turn]) -> Query:
+        from .prompts import format_history, load_prompt, render
+
+        try:
+            template = load_prompt("condense_question", self.prompts_dir)
+            prompt = render(template, history=format_history(history), question=query.cleaned)
+            rewritten = self.llm.complete([{"role": "user", "content": prompt}]).strip()
+        except (BackendUnavailableError, GenerationError):
+            return query
+        return replace(query, search=rewritten[: self.max_question_chars] or query.search)
+
+    def _generate(self, query: Query, hits: Sequence[Hit]) -> Iterator[str | Answer]:
+        from .prompts import excerpt_header, format_excerpts, load_prompt, pack_context, render
+
+        excerpts = [(excerpt_header(h.meta.article_title, h.meta.column, h.meta.section, h.meta.authors), h.chunk.text)
+                    for h in hits]
+        packed = pack_context(excerpts, self.context_tokens)
+        system = render(load_prompt("answer_system", self.prompts_dir), max_chars=250)
+        user = render(load_prompt("answer_user", self.prompts_dir), excerpts=format_excerpts(packed),
+                      question=query.cleaned)
+        pieces = []
+        for delta in self.llm.stream([{"role": "system", "content": system}, {"role": "user", "content": user}]):
+            pieces.append(delta)
+            yield delta
+        raw = "".join(pieces).strip()
+        if not raw:
+            raise GenerationError("the model returned an empty answer")
+        yield self._check_generated(query, raw, hits[: len(packed)])
+
+    def _check_generated(self, query: Query, raw: str, hits: Sequence[Hit]) -> Answer:
+        """Drop invalid markers, cite exact source sentences, flag unsupported sentences."""
+        text, removed = validate_markers(raw, set(range(1, len(hits) + 1)))
+        notices = [f"已移除无效的引用编号：{removed}"] if removed else []
+        citations: dict[int, Citation] = {}
+        sentences = []
+        for sent, nums in split_answer_sentences(text):
+            passages = [hits[n - 1].chunk.text for n in nums]
+            score = support_score(sent, passages) if nums else 0.0
+            for n in nums:
+                if n not in citations:
+                    citations[n] = self._best_quote(n, hits[n - 1], sent)
+            sentences.append(AnswerSentence(sent, nums, score, score >= SUPPORT_THRESHOLD))
+        if any(not s.supported for s in sentences):
+            notices.append("部分句子在所引资料中找不到充分依据，已标记。")
+        refused = not citations and ("未涉及" in text or "没有找到" in text)
+        return Answer(query.original, text, refused, "not_covered" if refused else None,
+                      tuple(citations[n] for n in sorted(citations)), tuple(sentences), tuple(hits), "openai",
+                      notices=tuple(notices))
+
+    def _best_quote(self, n: int, hit: Hit, sentence: str) -> Citation:
+        text = hit.chunk.text
+        spans = split_sentences(text) or [(0, len(text))]
+        s, e = max(spans, key=lambda se: support_score(sentence, [text[se[0]:se[1]]]))
+        return make_citation(n, hit, s, e, self.source_for(hit.chunk.issue_id))

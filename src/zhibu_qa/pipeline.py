@@ -1,0 +1,257 @@
+"""The one place that reads Settings and builds concrete backends.
+
+`Pipeline` wires catalogue -> chunks -> index -> retrievers -> answer service, loading the model
+and index lazily (once) so the CLI, UI and benchmark share them. It holds no algorithms.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .answering import AnswerService, RefusalPolicy
+from .catalogue import (
+    Catalogue,
+    IngestChange,
+    load_catalogue,
+    merge_sources,
+    remove_source,
+    save_catalogue,
+    source_texts,
+    write_ingest,
+)
+from .chunking import ChunkerConfig, chunk_catalogue, naive_chunks
+from .config import Settings
+from .errors import IndexMismatchError, IndexMissingError, IngestError
+from .types import Answer, Filters, Hit, ParsedSource, Turn
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+NAIVE_DIR = "naive"
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, *, embedder=None, log: Callable[[str], None] = lambda s: None):
+        self.settings = settings
+        self.index_dir = Path(settings.index_dir)
+        self._embedder = embedder
+        self.log = log
+        self._retrievers: dict[str, object] = {}
+        self._services: dict[str, AnswerService] = {}
+
+    # ---- configuration ---------------------------------------------------------------------
+    @property
+    def chunker(self) -> ChunkerConfig:
+        return ChunkerConfig(self.settings.chunk_size, self.settings.chunk_overlap)
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embedders import make_embedder
+
+            s = self.settings
+            model_dir = Path(s.embedding_model)
+            if (model_dir / "zhibu_manifest.json").exists():
+                from .models import verify_model_dir
+
+                verify_model_dir(model_dir)
+            self._embedder = make_embedder(s.embedding_model, query_prefix=s.query_prefix,
+                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
+        return self._embedder
+
+    # ---- catalogue ---------------------------------------------------------------------------
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return load_catalogue(self.index_dir)
+
+    def parse(self, paths: Iterable[str | Path]) -> list[ParsedSource]:
+        """Parse every path first; one failure aborts before anything is written."""
+        from .ingest import read_and_parse
+
+        parsed, errors = [], []
+        for p in paths:
+            try:
+                parsed.append(read_and_parse(p))
+            except IngestError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise IngestError("; ".join(errors) + " — nothing was ingested")
+        return parsed
+
+    def ingest(self, paths: Iterable[str | Path]) -> tuple[list[IngestChange], list[ParsedSource]]:
+        parsed = self.parse(paths)
+        catalogue, changes = merge_sources(self.catalogue, parsed)
+        if any(c.action != "unchanged" for c in changes):
+            write_ingest(self.index_dir, catalogue, parsed)
+            self.__dict__["catalogue"] = catalogue
+            self._reset_index()
+        return changes, parsed
+
+    def remove(self, path: str) -> None:
+        catalogue = remove_source(self.catalogue, path)
+        save_catalogue(self.index_dir, catalogue)
+        self.__dict__["catalogue"] = catalogue
+        self._reset_index()
+
+    @cached_property
+    def sources(self) -> dict[str, str]:
+        return source_texts(self.index_dir, self.catalogue)
+
+    def source_for(self, issue_id: str) -> str:
+        return self.sources[issue_id]
+
+    # ---- index ---------------------------------------------------------------------------------
+    def _reset_index(self) -> None:
+        for name in ("index", "sources", "corpus_blob"):
+            self.__dict__.pop(name, None)
+        self._retrievers.clear()
+        self._services.clear()
+
+    def index_status(self) -> str:
+        """"missing", "stale: <why>" or "ok", without loading the model."""
+        from .store import read_manifest
+
+        if not self.catalogue.sources:
+            return "missing: no sources ingested"
+        try:
+            manifest = read_manifest(self.index_dir)
+        except IndexMismatchError as exc:
+            return f"stale: {exc}"
+        if manifest is None:
+            return "missing: no index built"
+        wanted = {s.path: s.sha256 for s in self.catalogue.sources}
+        if manifest.sources != wanted:
+            return "stale: sources changed since the index was built"
+        if manifest.chunker != self.chunker.as_dict():
+            return "stale: chunker settings changed"
+        if manifest.vector_index != self.settings.vector_index:
+            return "stale: vector index type changed"
+        return "ok"
+
+    def build_index(self, *, rebuild: bool = False, progress: bool = False):
+        from .store import build_index
+        from .userdict import read_user_dict
+
+        cat = self.catalogue
+        if not cat.articles:
+            raise IndexMissingError("the catalogue is empty: run `zhibu-qa ingest PATH…` first")
+        chunks, metas = chunk_catalogue(cat.articles, cat.issues, self.chunker)
+        terms = read_user_dict(Path(self.settings.user_dict)) if Path(self.settings.user_dict).exists() else []
+        stats = build_index(
+            self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
+            sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
+            user_terms=terms + [w for a in cat.articles for w in a.title.split()], rebuild=rebuild, show_progress=progress,
+        )
+        self._reset_index()
+        return stats
+
+    def ensure_ready(self, *, progress: bool = False) -> str:
+        """Ingest the configured corpus when the catalogue is empty and (re)build a stale index."""
+        if not self.catalogue.sources:
+            self.ingest(self.settings.corpus_paths)
+        status = self.index_status()
+        if status != "ok":
+            self.log(f"index {status}; building…")
+            self.build_index(progress=progress)
+        return self.index_status()
+
+    @cached_property
+    def index(self):
+        from .store import load_index
+
+        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict())
+
+    @cached_property
+    def corpus_blob(self) -> str:
+        """All indexed text (NFKC, lower-case) for "does the knowledge base mention X" checks."""
+        parts = [c.text for c in self.index.chunks] + [m.article_title for m in self.index.metas]
+        return unicodedata.normalize("NFKC", "\n".join(parts)).lower()
+
+    def corpus_has(self, term: str) -> bool:
+        return unicodedata.normalize("NFKC", term).lower() in self.corpus_blob
+
+    def retriever(self, mode: str | None = None):
+        from .retrieval import make_retriever
+
+        mode = mode or self.settings.retrieval_mode
+        if mode not in self._retrievers:
+            kw = {"weights": (self.settings.dense_weight, self.settings.bm25_weight)} if mode == "hybrid" else {}
+            self._retrievers[mode] = make_retriever(mode, self.index, self.embedder, **kw)
+        return self._retrievers[mode]
+
+    def naive_retriever(self):
+        """Dense-only search over fixed 500-character windows of the raw files (the baseline)."""
+        if "naive" not in self._retrievers:
+            from .retrieval import make_retriever
+            from .store import build_index, load_index
+
+            chunks, metas = [], []
+            for src in self.catalogue.sources:
+                arts = [a for a in self.catalogue.articles if a.issue_id == src.issue.id]
+                c, m = naive_chunks(self.sources[src.issue.id], src.issue, arts)
+                chunks += c
+                metas += m
+            naive_dir = self.index_dir / NAIVE_DIR
+            config = {"naive_chars": 500}
+            try:
+                idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
+                if len(idx) != len(chunks):
+                    raise IndexMismatchError("naive index out of date")
+            except (IndexMissingError, IndexMismatchError):
+                build_index(naive_dir, chunks, metas, self.embedder, chunker=config,
+                            sources={s.path: s.sha256 for s in self.catalogue.sources})
+                idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
+            self._retrievers["naive"] = make_retriever("dense", idx, self.embedder)
+        return self._retrievers["naive"]
+
+    # ---- search and answers ------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: Filters = Filters()) -> tuple[list[Hit], float]:
+        t0 = time.perf_counter()
+        hits = self.retriever(mode).retrieve(query, k or self.settings.top_k, filters)
+        return hits, (time.perf_counter() - t0) * 1000
+
+    def similarity(self, query: str, sentences: list[str]) -> list[float]:
+        q = self.embedder.embed_queries([query])[0]
+        vecs = self.embedder.embed_passages(sentences)
+        return [float(x) for x in np.asarray(vecs) @ q]
+
+    def service(self, mode: str | None = None) -> AnswerService:
+        mode = mode or self.settings.retrieval_mode
+        if mode not in self._services:
+            s = self.settings
+            retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
+            self._services[mode] = AnswerService(
+                retriever, self.source_for, self.corpus_has,
+                policy=RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_partial_coverage),
+                similarity=self.similarity, llm=self.llm, prompts_dir=PROMPTS_DIR,
+                max_question_chars=s.max_question_chars, context_tokens=s.llm_context_tokens, mode=mode,
+            )
+        return self._services[mode]
+
+    @cached_property
+    def llm(self):
+        s = self.settings
+        if not (s.llm_base_url and s.llm_model):
+            return None
+        from .llms import make_llm
+
+        return make_llm("openai", base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key,
+                        timeout=s.llm_timeout)
+
+    def stream(self, question: str, history: Sequence[Turn] = (), *, backend: str | None = None,
+               k: int | None = None, mode: str | None = None, filters: Filters = Filters()) -> Iterator[str | Answer]:
+        return self.service(mode).stream(question, history, backend=backend or self.settings.backend,
+                                         k=k or self.settings.top_k, filters=filters)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
+        result = None
+        for event in self.stream(question, history, **kw):
+            if isinstance(event, Answer):
+                result = event
+        assert result is not None
+        return result

@@ -1,0 +1,230 @@
+"""Retrievers over a loaded index: dense (FAISS), BM25 (bm25s) and hybrid (reciprocal rank fusion).
+
+Owns ranking chunks for a query behind one `retrieve(query, k, filters)`: filters are applied
+before cutting to k, near-duplicate hits are collapsed, and hits carry the raw dense (cosine) and
+BM25 scores the answering layer uses for refusals. Leaves out building the index (`store`),
+query rewriting and answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
+from typing import TypeVar
+
+import numpy as np
+
+from .embedders import Embedder
+from .errors import ConfigError
+from .store import IndexData
+from .text import tokenize
+from .types import Filters, Hit
+
+K = TypeVar("K", bound=Hashable)
+RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+DEFAULT_K_RRF = 60  # Cormack, Clarke & Büttcher (SIGIR 2009), the constant most systems keep
+DUPLICATE_CONTAINMENT = 0.9  # a hit this much contained in a better hit is a near duplicate
+SHINGLE = 4  # characters per shingle for containment; 4 CJK characters rarely repeat by chance
+MIN_CANDIDATES = 50  # depth of each ranking before fusion / dedup
+NO_FILTERS = Filters()
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = DEFAULT_K_RRF,
+                           weights: Sequence[float] | None = None) -> list[tuple[K, float]]:
+    """Fuse rankings: score(d) = sum_i weights[i] / (k + rank_i(d)), ranks from 1; best first.
+
+    Ties keep the order in which items were first seen. Repeats inside one ranking count once.
+    Example: reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=1) == [("b", 1.0), ("a", 0.5), ("c", 1/3)]
+    """
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
+    scores: dict[K, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        seen = set()
+        for rank, item in enumerate(ranking, start=1):
+            if item in seen:
+                continue
+            seen.add(item)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    order = {item: i for i, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+@lru_cache(maxsize=16384)
+def _shingles(text: str) -> frozenset[str]:
+    chars = "".join(text.split())
+    if len(chars) <= SHINGLE:
+        return frozenset([chars])
+    return frozenset(chars[i:i + SHINGLE] for i in range(len(chars) - SHINGLE + 1))
+
+
+def containment(a: str, b: str) -> float:
+    """Share of `a`'s character 4-grams (whitespace ignored) that also occur in `b`.
+
+    Example: containment("党建引领基层治理", "坚持党建引领基层治理。") == 1.0
+    """
+    sa = _shingles(a)
+    return len(sa & _shingles(b)) / len(sa) if sa else 1.0
+
+
+def collapse_near_duplicates(texts: Sequence[str], limit: int | None = None,
+                             threshold: float = DUPLICATE_CONTAINMENT) -> list[int]:
+    """Indices of `texts` (best first) kept after dropping texts ≥ threshold contained in a kept one.
+
+    Stops after `limit` kept texts. Example: collapse_near_duplicates(["甲乙丙丁戊己", "乙丙丁戊己", "庚辛壬癸子丑"]) == [0, 2]
+    """
+    kept: list[int] = []
+    for i, text in enumerate(texts):
+        if limit is not None and len(kept) >= limit:
+            break
+        n = len(_shingles(text))
+        # a text with many more shingles than a kept one cannot be contained in it
+        if not any(len(_shingles(texts[j])) >= threshold * n and containment(text, texts[j]) >= threshold
+                   for j in kept):
+            kept.append(i)
+    return kept
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Row numbers of the n largest finite scores, best first (ties: lower row first)."""
+    finite = np.isfinite(scores)
+    n = min(n, int(finite.sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    part = part[np.isfinite(scores[part])]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+class Retriever:
+    """Base class: subclasses implement `retrieve`; the helpers turn rows into collapsed `Hit`s."""
+
+    index: IndexData
+
+    def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        raise NotImplementedError
+
+    def _hits(self, rows: Sequence[int], scores: Sequence[float], k: int,
+              dense: np.ndarray | None, bm25: np.ndarray | None) -> list[Hit]:
+        """The first k rows that are not near duplicates of a better row, as ranked `Hit`s."""
+        chunks = self.index.chunks
+        keep = collapse_near_duplicates([chunks[r].text for r in rows], limit=k)
+        hits = []
+        for rank, i in enumerate(keep, start=1):
+            row = int(rows[i])
+            hits.append(Hit(chunk=chunks[row], meta=self.index.metas[row], score=float(scores[i]), rank=rank,
+                            dense_score=None if dense is None else float(dense[i]),
+                            bm25_score=None if bm25 is None else float(bm25[i])))
+        return hits
+
+
+def _depth(k: int) -> int:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return max(MIN_CANDIDATES, 4 * k)
+
+
+class DenseRetriever(Retriever):
+    """Cosine similarity of the query embedding with the chunk vectors (FAISS; exact when filtered)."""
+
+    def __init__(self, index: IndexData, embedder: Embedder):
+        self.index = index
+        self.embedder = embedder
+
+    def query_vector(self, query: str) -> np.ndarray:
+        return self.embedder.embed_queries([query])[0]
+
+    def rank(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n (rows, cosines) for a query vector among rows allowed by `mask`."""
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            scores = self.index.vectors[allowed] @ qvec
+            top = _top(scores, n)
+            return allowed[top], scores[top]
+        n = min(n, len(self.index))
+        params = None
+        if self.index.manifest.vector_index == "hnsw":
+            import faiss
+
+            params = faiss.SearchParametersHNSW(efSearch=max(64, n))
+        dist, ids = self.index.faiss.search(qvec.reshape(1, -1), n, params=params)
+        ok = ids[0] >= 0
+        return ids[0][ok].astype(np.int64), dist[0][ok]
+
+    def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        depth = _depth(k)
+        qvec = self.query_vector(query)
+        rows, cos = self.rank(qvec, depth, self.index.mask(filters))
+        bm25 = bm25_scores(self.index, query)[rows]
+        return self._hits(rows, cos, k, cos, bm25)
+
+
+def bm25_scores(index: IndexData, query: str) -> np.ndarray:
+    """Raw BM25 score of every row for `query` (zeros when no query token is in the vocabulary)."""
+    ids = index.bm25.get_tokens_ids(tokenize(query))
+    if not ids:
+        return np.zeros(len(index), dtype=np.float32)
+    return np.asarray(index.bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+
+class BM25Retriever(Retriever):
+    """bm25s over jieba tokens (with the index's user dictionary); rows matching no token are left out."""
+
+    def __init__(self, index: IndexData):
+        self.index = index
+
+    def rank(self, scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
+        """Top-n rows with a positive score among rows allowed by `mask`."""
+        usable = scores > 0 if mask is None else (scores > 0) & mask
+        return _top(np.where(usable, scores, -np.inf), n)
+
+    def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        scores = bm25_scores(self.index, query)
+        rows = self.rank(scores, _depth(k), self.index.mask(filters))
+        return self._hits(rows, scores[rows], k, None, scores[rows])
+
+
+class HybridRetriever(Retriever):
+    """Reciprocal rank fusion of a dense and a BM25 ranking; hits carry both raw scores."""
+
+    def __init__(self, dense: DenseRetriever, bm25: BM25Retriever, k_rrf: int = DEFAULT_K_RRF,
+                 weights: Sequence[float] = (1.0, 1.0)):
+        if dense.index is not bm25.index:
+            raise ValueError("dense and BM25 retrievers must search the same index")
+        if len(weights) != 2:
+            raise ConfigError(f"hybrid weights must be (dense, bm25), got {tuple(weights)!r}")
+        self.index = dense.index
+        self.dense = dense
+        self.bm25 = bm25
+        self.k_rrf = k_rrf
+        self.weights = tuple(float(w) for w in weights)
+
+    def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        depth = _depth(k)
+        mask = self.index.mask(filters)
+        qvec = self.dense.query_vector(query)
+        dense_rows, _ = self.dense.rank(qvec, depth, mask)
+        scores = bm25_scores(self.index, query)
+        bm25_rows = self.bm25.rank(scores, depth, mask)
+        fused = reciprocal_rank_fusion([dense_rows.tolist(), bm25_rows.tolist()], self.k_rrf, self.weights)
+        rows = np.fromiter((r for r, _ in fused), dtype=np.int64, count=len(fused))
+        cos = self.index.vectors[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
+        return self._hits(rows, [s for _, s in fused], k, cos, scores[rows])
+
+
+def make_retriever(mode: str, index: IndexData, embedder: Embedder | None = None, **kw) -> Retriever:
+    """Build the retriever for `mode` (hybrid | dense | bm25); `kw` (k_rrf, weights) tune hybrid.
+
+    Example: make_retriever("bm25", index).retrieve("吹哨报到", 5)
+    """
+    if mode not in RETRIEVAL_MODES:
+        raise ConfigError(f"unknown retrieval mode {mode!r}; valid modes: {'|'.join(RETRIEVAL_MODES)}")
+    if mode == "bm25":
+        return BM25Retriever(index)
+    if embedder is None:
+        raise ConfigError(f"retrieval mode {mode!r} needs an embedder")
+    if mode == "dense":
+        return DenseRetriever(index, embedder)
+    return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index), **kw)
