@@ -125,7 +125,8 @@ def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
     prev = history[-1]
     n = _ordinal(question)
     if n is not None:
-        items = [prev.answer[s:e] for s, e in split_sentences(re.sub(r"\[\d+\]", "", prev.answer))]
+        plain = re.sub(r"\[[\d,，、\s]+\]", "", prev.answer)
+        items = [plain[s:e] for s, e in split_sentences(plain)]
         if 0 < n <= len(items):
             return f"{items[n - 1]} {question}"
     core = re.sub(r"^(那么|那|还有|另外|此外)", "", question).strip("？?呢 ")
