@@ -23,6 +23,7 @@ from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
+HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
 NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
 
 
@@ -138,7 +139,7 @@ class AnswerService:
         query = analyse(question, history, max_chars=self.max_question_chars)
         if backend == "openai" and query.rewritten and self.llm is not None:
             query = self._condense(query, history)
-        hits = self.retriever.retrieve(query.search, max(k, 5), filters)
+        hits = self.retriever.retrieve(query.search, max(k, HITS_REPORTED), filters)
         ev = assess(query, hits, self.corpus_has)
         kind = decide_refusal(ev, self.policy)
         notices = ["已忽略问题中要求改变回答规则的内容，仅依据本刊资料作答。"] if query.injected else []
