@@ -52,3 +52,32 @@ def pipeline(built_settings):
     from zhibu_qa.pipeline import Pipeline
 
     return Pipeline(built_settings)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ui_server(built_settings, pipeline, tmp_path_factory):
+    """The real Gradio app served on 127.0.0.1 (one server per session, shared by UI and browser tests).
+
+    Yields a namespace with url, settings, pipeline and work_dir.
+    """
+    pytest.importorskip("gradio")
+    from types import SimpleNamespace
+
+    from zhibu_qa.ui import create_app, launch
+
+    settings = built_settings.replace(host="127.0.0.1", port=free_port())
+    work_dir = tmp_path_factory.mktemp("ui-work")
+    demo, pipe, startup, work_dir = create_app(settings, pipeline=pipeline, work_dir=work_dir, log=lambda s: None)
+    assert startup.wait(600), "the UI startup thread did not finish"
+    assert startup.ready, f"UI startup failed: {startup.error}"
+    _, url, _ = launch(demo, settings, work_dir, prevent_thread_lock=True, quiet=True)
+    yield SimpleNamespace(url=url, settings=settings, pipeline=pipe, work_dir=work_dir, startup=startup)
+    demo.close()

@@ -103,6 +103,13 @@ def test_broken_weights_raise_model_error_not_a_library_exception(tmp_path):
         SentenceTransformerEmbedder(str(tmp_path)).embed_queries(["问题"])
 
 
+def test_uncached_hub_model_name_raises_model_error_without_downloading():
+    emb = make_embedder("some-org/not-a-cached-model")
+    assert emb.model_id == "some-org/not-a-cached-model"
+    with pytest.raises(ModelError, match="offline"):
+        emb.embed_queries(["问题"])
+
+
 def test_local_model_id_is_stable_and_changes_with_config_or_weights(tmp_path):
     (tmp_path / "config.json").write_text('{"hidden_size": 8}', encoding="utf-8")
     (tmp_path / "model.safetensors").write_bytes(b"x" * 10)

@@ -186,6 +186,10 @@ def test_hnsw_dense_retrieval_matches_flat(tmp_path, embedder, index):
     query = "农村电商直播带货"
     flat_ids = [h.chunk.id for h in DenseRetriever(index, embedder).retrieve(query, 3)]
     assert [h.chunk.id for h in DenseRetriever(hnsw, embedder).retrieve(query, 3)] == flat_ids
+    only_i1 = Filters(issue_ids=("i1",))
+    filtered = DenseRetriever(hnsw, embedder).retrieve(query, 3, only_i1)
+    assert [h.chunk.id for h in filtered] == [h.chunk.id for h in DenseRetriever(index, embedder).retrieve(query, 3, only_i1)]
+    assert {h.chunk.issue_id for h in filtered} == {"i1"}
 
 
 def test_make_retriever_rejects_unknown_modes_listing_the_valid_ones(index, embedder):

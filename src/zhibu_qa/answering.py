@@ -8,6 +8,7 @@ model claims. The OpenAI-compatible backend falls back to the extractive answer 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from .text import map_span, split_sentences
 from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
+ASKED_UNIT_RE = re.compile(r"(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|天|年|处|支|所|批|类|种|万)")
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
 NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
@@ -29,11 +31,11 @@ NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内�
 
 @dataclass(frozen=True)
 class RefusalPolicy:
-    """Thresholds fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl."""
+    """Thresholds fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl (stored in Settings)."""
 
-    min_coverage: float = 0.5  # weighted share of question terms found in the top hits
-    min_dense: float = 0.0  # best dense cosine among the hits
-    partial_coverage: float = 0.85  # below this (but above min) the answer is marked partial
+    min_coverage: float = 0.3  # weighted share of question terms found in the top hits
+    min_dense: float = 0.6  # best dense cosine among the hits (m3e-small: unrelated ~0.69)
+    max_missing: float = 0.5  # weighted share of question terms absent from the whole knowledge base
 
 
 @dataclass(frozen=True)
@@ -41,27 +43,55 @@ class Evidence:
     coverage: float
     top_dense: float
     missing: tuple[str, ...]  # question terms found nowhere in the knowledge base
+    missing_share: float = 0.0  # their share of the question's term weight
 
 
 def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool]) -> Evidence:
     """Evidence features of a retrieval result for the refusal decision."""
-    terms = question_terms(query.search)
-    weights = term_weights(terms)
-    context = "\n".join(h.chunk.text + h.meta.article_title + (h.meta.section or "") for h in hits[:5])
+    weights = term_weights(question_terms(query.search))
+    context = "\n".join(
+        "\n".join((h.chunk.text, h.meta.article_title, h.meta.section or "", h.meta.column or "", *h.meta.authors))
+        for h in hits[:5])
     cov = coverage(context, weights) if weights else 0.0
     dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-    missing = tuple(t for t in terms if len(t) >= 2 and not corpus_has(t))
-    return Evidence(cov, dense, missing)
+    missing = tuple(t for t in weights if len(t) >= 2 and not _mentioned(t, corpus_has))
+    total = sum(weights.values()) or 1.0
+    return Evidence(cov, dense, missing, sum(weights[t] for t in missing) / total)
+
+
+def _mentioned(term: str, corpus_has: Callable[[str], bool]) -> bool:
+    """Present in the knowledge base, forgiving one stray character jieba glued on ("傅茂公是").
+
+    Example: _mentioned("傅茂公是", lambda t: t == "傅茂公") is True
+    """
+    if corpus_has(term):
+        return True
+    return len(term) >= 3 and (corpus_has(term[:-1]) or corpus_has(term[1:]))
+
+
+def lacks_asked_quantity(question: str, sentences: Sequence[str]) -> bool:
+    """A 多少X question whose chosen sentences hold no number with that measure word X.
+
+    Example: lacks_asked_quantity("建了多少套人才公寓？", ["人才公寓环境很好。"]) is True
+    """
+    m = ASKED_UNIT_RE.search(question)
+    if not m:
+        return False
+    unit = m.group(1)
+    pattern = re.compile(rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*{re.escape(unit)}")
+    return not any(pattern.search(s) for s in sentences)
 
 
 def decide_refusal(ev: Evidence, policy: RefusalPolicy) -> str | None:
-    """None (answer), "not_covered" or "partial".
+    """None (answer), "not_covered" (refuse) or "partial" (answer, say what is missing).
 
     Example: decide_refusal(Evidence(0.2, 0.9, ()), RefusalPolicy()) == "not_covered"
     """
     if ev.coverage < policy.min_coverage or ev.top_dense < policy.min_dense:
         return "not_covered"
-    if ev.missing and ev.coverage < policy.partial_coverage:
+    if ev.missing and ev.missing_share > policy.max_missing:
+        return "not_covered"
+    if ev.missing:
         return "partial"
     return None
 
@@ -76,12 +106,21 @@ def make_citation(n: int, hit: Hit, start: int, end: int, source_text: str) -> C
     )
 
 
+def _contiguous(hit: Hit, first: Candidate, last: Candidate) -> bool:
+    """Whether two sentences of a chunk can share one quote (one forward span in the source)."""
+    try:
+        map_span(hit.chunk.segments, first.start, last.end)
+        return True
+    except ValueError:
+        return False
+
+
 def compose_extractive(chosen: Sequence[Candidate], hits: Sequence[Hit],
                        source_for: Callable[[str], str]) -> tuple[str, list[Citation], list[AnswerSentence]]:
     """Join chosen sentences; consecutive sentences of one chunk share one citation [n]."""
     groups: list[list[Candidate]] = []
     for c in chosen:
-        if groups and groups[-1][-1].hit_index == c.hit_index:
+        if groups and groups[-1][-1].hit_index == c.hit_index and _contiguous(hits[c.hit_index], groups[-1][0], c):
             groups[-1].append(c)
         else:
             groups.append([c])
@@ -166,6 +205,14 @@ class AnswerService:
                     yield "\n\n"
         if answer is None:
             answer = self._extractive(query, hits[:k])
+            if lacks_asked_quantity(query.search, [s.text for s in answer.sentences]):
+                text, titles = refusal_text(query, hits, "not_covered", (), self.mode)
+                text = text.replace(NOT_COVERED, NOT_COVERED + "相关段落中没有问题所问的数字。", 1)
+                yield text
+                yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:10]),
+                                          backend, notices=tuple(notices), search_query=query.search,
+                                          suggestions=titles), t0)
+                return
             yield answer.text
         if kind == "partial":
             note = f"（注意：本刊资料中没有关于“{'”“'.join(ev.missing[:3])}”的内容，以上只回答了有资料的部分。）"
@@ -181,7 +228,7 @@ class AnswerService:
     def _extractive(self, query: Query, hits: Sequence[Hit]) -> Answer:
         weights = term_weights(question_terms(query.search))
         sim = (lambda sents: self.similarity(query.search, sents)) if self.similarity else None
-        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent)
+        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent, weights)
         text, cits, sents = compose_extractive(chosen, hits, self.source_for)
         return Answer(query.original, text, False, None, tuple(cits), tuple(sents), tuple(hits), "extractive")
 

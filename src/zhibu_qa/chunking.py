@@ -24,7 +24,7 @@ class ChunkerConfig:
     chunk_size: int = 256  # tokens
     chunk_overlap: int = 32  # tokens
     header: bool = True  # embed "title / section" before the text
-    version: int = 1  # bump when the algorithm changes, so old indexes are rebuilt
+    version: int = 2  # bump when the algorithm changes, so old indexes are rebuilt
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,9 +49,12 @@ def chunk_id(article_id: str, section_index: int, text: str) -> str:
 
 
 def embed_header(article: Article, heading: str | None) -> str:
-    """Example: embed_header(article, "党务公开的主体") == "准确把握党务公开的内容和范围 · 党务公开的主体\\n" """
-    parts = [article.title] + ([heading] if heading else [])
-    return " · ".join(parts) + "\n"
+    """Title, column, section and authors, so "卷首" or an author's name finds the article.
+
+    Example: embed_header(article, "党务公开的主体") == "准确把握党务公开的内容和范围 · 党务助手 · 党务公开的主体\\n"
+    """
+    parts = [article.title, article.column or "", heading or "", "、".join(article.authors)]
+    return " · ".join(p for p in parts if p) + "\n"
 
 
 def locate_pieces(text: str, pieces: Sequence[str]) -> list[tuple[int, int]]:

@@ -44,10 +44,11 @@ class Settings:
     backend: str = "extractive"  # extractive | openai
     max_question_chars: int = 500
     max_answer_chars: int = 250
+    sentence_similarity: bool = True  # rerank answer sentences with the embedding model too
     # refusal thresholds (fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl)
-    refuse_min_dense: float = 0.0
-    refuse_min_coverage: float = 0.5
-    refuse_partial_coverage: float = 0.85
+    refuse_min_dense: float = 0.6
+    refuse_min_coverage: float = 0.3
+    refuse_max_missing: float = 0.5
     # OpenAI-compatible endpoint
     llm_base_url: str = ""
     llm_model: str = ""

@@ -12,14 +12,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .text import split_sentences, tokenize
+from .text import cut, general_idf, split_sentences
 from .types import Hit
 
 NUMERAL_RE = re.compile(r"\d|[一二三四五六七八九十百千万两]+(?:个|项|名|户|块|条|年|月|日|家|人|次|倍|类|所|处|支|批|位|种|余|多)")
 ENUM_RE = re.compile(r"、.+、|[一二三四五六七八九十]是|（[一二三四五六七八九十]）|第[一二三四五六七八九十]")
 # Budgets in characters: concise for facts, roomier when a list or explanation is asked for.
 BUDGET = {"factoid": 250, "number": 250, "list": 420, "explain": 380, "compare": 420}
-MAX_SENTENCES = {"factoid": 2, "number": 2, "list": 6, "explain": 4, "compare": 4}
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,17 @@ class Candidate:
     lexical: float
 
 
-def term_weights(terms: Sequence[str], idf: Callable[[str], float] | None = None) -> dict[str, float]:
-    """Weight of each question term: its IDF when known, else a length prior (longer = rarer).
+# jieba's general-language IDF runs ~7 (问题) to ~18 (unknown words); subtracting this floor makes
+# common words nearly weightless and names, places and coined terms dominate.
+IDF_FLOOR = 8.0
 
-    Example: term_weights(["区", "吹哨报到"]) == {"区": 1.0, "吹哨报到": 4.0}
+
+def term_weights(terms: Sequence[str], idf: Callable[[str], float] = general_idf) -> dict[str, float]:
+    """Weight of each question term: its general-language IDF above a floor (rare words count most).
+
+    Example: term_weights(["问题", "吹哨报到"])["吹哨报到"] > term_weights(["问题", "吹哨报到"])["问题"]
     """
-    out: dict[str, float] = {}
-    for t in terms:
-        out[t] = idf(t) if idf else float(min(len(t), 4))
-    return out
+    return {t: max(0.3, idf(t) - IDF_FLOOR) for t in terms}
 
 
 def coverage(text: str, weights: dict[str, float]) -> float:
@@ -89,53 +90,67 @@ def candidates(
     return out
 
 
-def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str) -> list[Candidate]:
-    """Choose sentences by intent within the character budget, in reading order."""
+MAX_WINDOW = {"factoid": 2, "number": 2, "list": 4, "explain": 4, "compare": 2}
+# Score lost per 100 characters of answer: keeps factual answers short, lets lists run longer.
+LENGTH_PENALTY = {"factoid": 0.06, "number": 0.06, "list": 0.02, "explain": 0.03, "compare": 0.04}
+
+
+@dataclass(frozen=True)
+class Window:
+    sentences: tuple[Candidate, ...]
+    score: float
+
+    @property
+    def hit_index(self) -> int:
+        return self.sentences[0].hit_index
+
+
+def windows(cands: Sequence[Candidate], weights: dict[str, float], intent: str) -> list[Window]:
+    """Runs of 1..MAX_WINDOW consecutive sentences of one chunk, scored by the question terms they
+    cover together (so a subject in one sentence and its fact in the next count as one answer).
+    """
+    by_hit: dict[int, list[Candidate]] = {}
+    for c in cands:
+        by_hit.setdefault(c.hit_index, []).append(c)
+    size = MAX_WINDOW.get(intent, 2)
+    penalty = LENGTH_PENALTY.get(intent, 0.05)
+    out: list[Window] = []
+    for sents in by_hit.values():
+        sents.sort(key=lambda c: c.start)
+        for i in range(len(sents)):
+            for j in range(i + 1, min(i + size, len(sents)) + 1):
+                run = tuple(sents[i:j])
+                text = "".join(c.text for c in run)
+                bonus = max(c.score - c.lexical for c in run)  # rank prior, number/list bonus, similarity
+                score = coverage(text, weights) + bonus - penalty * len(text) / 100
+                out.append(Window(run, score))
+    out.sort(key=lambda w: -w.score)
+    return out
+
+
+def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
+           weights: dict[str, float] | None = None) -> list[Candidate]:
+    """Choose the best window (two from different articles for comparisons), in reading order."""
     if not cands:
         return []
-    budget = BUDGET.get(intent, 250)
-    limit = MAX_SENTENCES.get(intent, 2)
-    best = cands[0]
-    chosen = [best]
-    same_chunk = sorted((c for c in cands if c.hit_index == best.hit_index), key=lambda c: c.start)
-    if intent in ("list", "explain"):
-        # the explanatory passage or the enumeration continues after the best sentence
-        after = [c for c in same_chunk if c.start > best.start]
-        for c in after[: limit - 1]:
-            if c.score >= 0.35 * best.score:
-                chosen.append(c)
-            else:
-                break
+    if weights is None:
+        weights = {}
+    ranked = windows(cands, weights, intent)
+    chosen = list(ranked[0].sentences)
     if intent == "compare":
-        seen_articles = {hits[best.hit_index].chunk.article_id}
-        for c in cands[1:]:
-            art = hits[c.hit_index].chunk.article_id
-            if art not in seen_articles and c.score >= 0.5 * best.score:
-                chosen.append(c)
-                seen_articles.add(art)
-            if len(seen_articles) >= 2:
-                break
-    for c in cands[1:]:
-        if len(chosen) >= limit:
-            break
-        if c in chosen or c.score < 0.8 * best.score:
-            continue
-        if sum(len(x.text) for x in chosen) + len(c.text) > budget:
-            continue
-        chosen.append(c)
-    # short factual sentence: add the one that follows it for context
-    if intent in ("factoid", "number") and len(chosen) == 1 and len(best.text) < 40:
-        nxt = next((c for c in same_chunk if c.start > best.start), None)
-        if nxt is not None and len(best.text) + len(nxt.text) <= budget:
-            chosen.append(nxt)
+        first_article = hits[ranked[0].hit_index].chunk.article_id
+        other = next((w for w in ranked[1:] if hits[w.hit_index].chunk.article_id != first_article), None)
+        if other is not None and other.score >= 0.5 * ranked[0].score:
+            chosen += other.sentences
+    budget = BUDGET.get(intent, 250)
     while len(chosen) > 1 and sum(len(c.text) for c in chosen) > budget:
-        chosen.remove(min(chosen[1:], key=lambda c: c.score))
+        chosen.pop()
     return sorted(set(chosen), key=lambda c: (c.hit_index, c.start))
 
 
 def question_terms(question: str) -> list[str]:
-    """Distinct content terms of a question (jieba search mode, stopwords removed).
+    """Distinct content words of a question (jieba precise mode, stopwords and single characters removed).
 
-    Example: "吹哨报到" in question_terms("什么是“吹哨报到”机制？")
+    Example: "五权" in question_terms("和平区下放给街道的“五权”是哪五项？")
     """
-    return list(dict.fromkeys(t for t in tokenize(question) if len(t) >= 2 or t.isdigit()))
+    return list(dict.fromkeys(t for t in cut(question) if len(t) >= 2 or t.isdigit()))

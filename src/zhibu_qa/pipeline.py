@@ -144,7 +144,7 @@ class Pipeline:
         stats = build_index(
             self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
             sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
-            user_terms=terms + [w for a in cat.articles for w in a.title.split()], rebuild=rebuild, show_progress=progress,
+            user_terms=terms + [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()], rebuild=rebuild, show_progress=progress,
         )
         self._reset_index()
         return stats
@@ -168,7 +168,8 @@ class Pipeline:
     @cached_property
     def corpus_blob(self) -> str:
         """All indexed text (NFKC, lower-case) for "does the knowledge base mention X" checks."""
-        parts = [c.text for c in self.index.chunks] + [m.article_title for m in self.index.metas]
+        parts = [c.text for c in self.index.chunks] + sorted(
+            {x for m in self.index.metas for x in (m.article_title, m.column or "", m.section or "", *m.authors)})
         return unicodedata.normalize("NFKC", "\n".join(parts)).lower()
 
     def corpus_has(self, term: str) -> bool:
@@ -227,8 +228,8 @@ class Pipeline:
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
             self._services[mode] = AnswerService(
                 retriever, self.source_for, self.corpus_has,
-                policy=RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_partial_coverage),
-                similarity=self.similarity, llm=self.llm, prompts_dir=PROMPTS_DIR,
+                policy=RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_max_missing),
+                similarity=self.similarity if s.sentence_similarity else None, llm=self.llm, prompts_dir=PROMPTS_DIR,
                 max_question_chars=s.max_question_chars, context_tokens=s.llm_context_tokens, mode=mode,
             )
         return self._services[mode]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import InputError
-from .text import normalize, split_sentences, tokenize
+from .text import cut, general_idf, normalize, split_sentences, tokenize
 from .types import Turn
 
 # Clauses that try to give the system instructions instead of asking about the magazine.
@@ -93,10 +93,23 @@ def classify(question: str) -> str:
     return "factoid"
 
 
+PRONOUN_RE = re.compile(r"(它|他|她|其|该|这里|那里|里面|这个|那个|这些|那些|此|上述|前面|刚才)")
+NAMED_IDF = 11.5  # general-language IDF above which a word names something (place, person, coined term)
+
+
 def is_followup(question: str, history: Sequence[Turn]) -> bool:
+    """A question that leans on the previous turn: starts like a follow-up, uses a pronoun, or
+    names nothing of its own.
+
+    Example: is_followup("里面都有哪些功能区？", [Turn("网约车司机之家在哪启用？", "…")])
+    """
     if not history:
         return False
-    return bool(FOLLOWUP_START_RE.search(question)) or len(question) <= 8 or question.endswith(("呢？", "呢?", "呢"))
+    if FOLLOWUP_START_RE.search(question) or len(question) <= 8 or question.endswith(("呢？", "呢?", "呢")):
+        return True
+    if PRONOUN_RE.search(question):
+        return True
+    return not any(general_idf(w) >= NAMED_IDF for w in cut(question) if len(w) >= 2)
 
 
 def _ordinal(question: str) -> int | None:

@@ -107,7 +107,11 @@ def add_words(words: Iterable[str]) -> None:
 STOPWORDS = frozenset(
     "的 了 和 与 及 是 在 有 也 都 就 而 对 把 被 将 让 从 向 为 以 于 等 之 其 这 那 个 上 下 中 "
     "吗 呢 吧 啊 么 什么 哪些 哪个 哪 怎么 怎样 如何 多少 几 为什么 是否 请问 请 一下 一些 我们 你们 他们 "
-    "她 他 它 我 你 这个 那个 这些 那些 哪里 谁 多 还 又 或 并 及其 以及 一 不".split()
+    "她 他 它 我 你 这个 那个 这些 那些 哪里 谁 多 还 又 或 并 及其 以及 一 不 "
+    # question scaffolding: words that ask rather than name what is asked about
+    "这篇 那篇 哪篇 哪位 哪家 哪种 哪项 哪年 哪天 文章 文中 里面 其中 本期 本刊 杂志 提到 说到 讲到 介绍 "
+    "具体 主要 分别 一共 总共 共有 都有 有没有 是不是 对吧 吧 呀 哦 怎么样 什么样 啥 干什么 为何 怎样 "
+    "能否 可以 应该 需要 告诉 说说 讲讲 谈谈 知道 了解 一下子 时候 后来 当时 现在 目前 情况 内容".split()
 )
 
 
@@ -126,6 +130,35 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
             continue
         out.append(tok)
     return out
+
+
+def cut(text: str) -> list[str]:
+    """jieba precise-mode words, lower-cased, without punctuation and stopwords.
+
+    Example: cut("和平区下放给街道的“五权”是哪五项？") == ["和平区", "下放", "给", "街道", "五权", "五项"]
+    """
+    out = []
+    for tok in _jieba().lcut(unicodedata.normalize("NFKC", text)):
+        tok = tok.strip().lower()
+        if tok and not _PUNCT_RE.fullmatch(tok) and tok not in STOPWORDS and not _ASKING_RE.match(tok):
+            out.append(tok)
+    return out
+
+
+# "几项", "哪三招", "多少块": words that ask for a count or choice, not content to look up.
+_ASKING_RE = re.compile(r"^(几|哪|多少)[一二三四五六七八九十两\d]?[个项件条类招点道种次位名块家年天步条些大样]*$")
+
+
+def general_idf(word: str) -> float:
+    """IDF of a word in jieba's general-language dictionary (rare or unknown words score high).
+
+    Example: general_idf("东丽区") > general_idf("问题")
+    """
+    import math
+
+    jb = _jieba()
+    jb.initialize()
+    return math.log(jb.dt.total / (jb.dt.FREQ.get(word, 0) + 1))
 
 
 @lru_cache(maxsize=1)

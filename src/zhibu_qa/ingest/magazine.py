@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 from ..text import title_key
 from ..types import Article, IngestReport, Issue, ParsedSource, Section
-from .layout import Line, block_paragraph, build_blocks, drop_noise, is_noise, looks_like_heading, split_lines
+from .layout import Block, Line, block_paragraph, build_blocks, drop_noise, is_noise, looks_like_heading, split_lines
 
 MAGAZINE_DEFAULT = "天津支部生活"
 TOC_START_RE = re.compile(r"^目\s*录")
@@ -182,16 +182,17 @@ def build_article(
     authors: list[str] = []
     credit = None
     rest: list[Line] = []
-    consumed: list[Line] = []
+    bylines: list[Line] = []
+    credits: list[Line] = []
     for idx, ln in enumerate(body):
         if idx < 3 and BYLINE_RE.search(ln.text) and len(ln.text) <= 40:
             authors.extend(authors_from_byline(ln.text))
-            consumed.append(ln)
+            bylines.append(ln)
             continue
         m = CREDIT_RE.match(ln.text)
         if m:
             credit = m.group(1).strip()
-            consumed.append(ln)
+            credits.append(ln)
             continue
         rest.append(ln)
     # A lone "·专家观点" style kicker at the very end introduces the next article.
@@ -201,7 +202,9 @@ def build_article(
     if not authors:
         authors = [credit] if credit else list(toc_authors)
     sections: list[Section] = []
-    heading, heading_span, paras = None, None, []
+    # bylines and credit lines stay readable (and quotable) as the lead's first/last paragraphs
+    heading, heading_span = None, None
+    paras = [block_paragraph(Block("paragraph", (ln,)), "byline") for ln in bylines]
     for block in build_blocks(rest):
         if block.kind == "heading" and kind in ("feature", "document") and not block.text.startswith("·"):
             if paras or heading is not None:
@@ -211,6 +214,7 @@ def build_article(
             paras = []
             continue
         paras.append(block_paragraph(block))
+    paras += [block_paragraph(Block("paragraph", (ln,)), "credit") for ln in credits]
     if paras or heading is not None:
         sections.append(Section(heading, tuple(paras), heading_span))
     while sections and not sections[-1].paragraphs:
@@ -219,7 +223,7 @@ def build_article(
         id=aid, issue_id=issue.id, title=title, column=column, authors=tuple(dict.fromkeys(authors)),
         sections=tuple(sections), char_start=start, char_end=end, kind=kind, source_credit=credit,
     )
-    return article, consumed + rest, dropped
+    return article, bylines + credits + rest, dropped
 
 
 def parse_issue_header(lines: list[Line]) -> tuple[str, int | None, int | None, str | None, int | None]:
@@ -305,7 +309,8 @@ def parse_magazine(text: str, source_path: str, sha256: str) -> ParsedSource:
     mast = lines[toc_end:masthead_end]
     cover = [ln for ln in lines[toc_start:toc_end] if ln.text in cover_notes]
     if mast:
-        mast_article = _masthead_article(issue, _article_id(issue.id, MASTHEAD_TITLE, taken), mast + cover)
+        mast_lines = sorted(mast + cover, key=lambda ln: ln.start)  # keep source order for spans
+        mast_article = _masthead_article(issue, _article_id(issue.id, MASTHEAD_TITLE, taken), mast_lines)
         articles.append(mast_article)
         covered.update(ln.number for ln in mast + cover)
     # Front items: each recurring column line opens one small article.
@@ -349,8 +354,6 @@ def _is_front_headline(text: str) -> bool:
 
 
 def _masthead_article(issue: Issue, aid: str, lines: list[Line]) -> Article:
-    from .layout import Block
-
     paras = tuple(block_paragraph(Block("paragraph", (ln,))) for ln in lines if ln.text != issue.magazine)
     return Article(
         id=aid, issue_id=issue.id, title=MASTHEAD_TITLE, column=MASTHEAD_TITLE, authors=(),

@@ -1,0 +1,401 @@
+"""The Gradio web app — the only module that imports gradio: tabs 问答, 文章, 备课, 评测.
+
+Lays out components, wires events to `ui_actions`, exposes the named API endpoints /ask, /lesson,
+/feedback and /articles, and launches on settings.host (127.0.0.1 by default) with system CJK fonts,
+no analytics and no external URLs. No retrieval or answering logic lives here; all text reaches the
+page through `views`, which escapes it.
+"""
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+from . import ui_actions as actions
+from . import views
+from .config import Settings
+from .errors import ConfigError, ZhibuError
+from .feedback import MAX_COMMENT_CHARS
+from .formatting import answer_json, article_rows
+from .questions import check_question
+from .types import Turn
+
+EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
+            "东丽区是怎么减负的？")
+LESSON_EXAMPLES = ("为基层减负", "党务公开", "“四强”党支部建设")
+BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "eval" / "dataset.jsonl"
+EVAL_CONFIGS = ("hybrid", "dense", "bm25", "naive")
+BACKENDS = [("摘录式（本地，无需联网）", "extractive"), ("大模型（OpenAI 兼容接口）", "openai")]
+MODES = [("混合检索（推荐）", "hybrid"), ("向量检索", "dense"), ("关键词检索（BM25）", "bm25")]
+FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
+         "sans-serif"]  # installed system fonts only: nothing is downloaded
+MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
+CSS_FILE = Path(__file__).with_name("data") / "ui.css"
+QUEUE_SIZE = 16  # requests waiting beyond this are told the server is busy
+MAX_UPLOAD = "5mb"
+SCROLL_JS = """() => { setTimeout(() => { const el = document.getElementById('zq-target');
+  if (el) el.scrollIntoView({block: 'center', behavior: 'smooth'}); }, 400); }"""
+COPY_JS = """(text) => { if (!text) return;
+  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text); return; }
+  const ta = document.createElement('textarea'); ta.value = text; document.body.appendChild(ta);
+  ta.select(); document.execCommand('copy'); ta.remove(); }"""
+PRIVATE = {"api_visibility": "private"}  # UI-only events; the public API is the gr.api endpoints
+
+
+def _gradio():
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before the import: no telemetry, no version check
+    import gradio as gr
+
+    return gr
+
+
+def make_theme():
+    return _gradio().themes.Soft(primary_hue="red", font=FONTS, font_mono=MONO_FONTS)
+
+
+def _index(evt) -> int:
+    return evt.index if isinstance(evt.index, int) else evt.index[0]
+
+
+# ---- layout --------------------------------------------------------------------------------------
+
+def _chat_tab(gr, settings: Settings) -> SimpleNamespace:
+    with gr.Row():
+        with gr.Column(scale=3):
+            error = gr.HTML(elem_id="zq-chat-error")
+            chatbot = gr.Chatbot(label="对话", height=440, elem_id="zq-chat", sanitize_html=True, render_markdown=True,
+                                 latex_delimiters=[], allow_tags=False, buttons=[],
+                                 placeholder="请在下方输入问题，或点击示例问题。")
+            with gr.Row():
+                question = gr.Textbox(show_label=False, placeholder="输入问题，按回车或点“提问”", scale=5,
+                                      max_length=settings.max_question_chars, elem_id="zq-question")
+                send = gr.Button("提问", variant="primary", scale=1, elem_id="zq-send")
+            examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES], label="示例问题（点击即问）",
+                                  elem_id="zq-examples")
+            with gr.Row():
+                clear = gr.Button("清空对话", size="sm", elem_id="zq-clear")
+                copy = gr.Button("复制最新回答", size="sm")
+            answer_text = gr.Textbox(visible="hidden")
+            cite = gr.Radio(label="引用（点击查看原文中的出处）", choices=[], elem_id="zq-cites")
+            passage = gr.HTML(elem_id="zq-passage")
+            goto = gr.Button("在文章中查看", size="sm", interactive=False, elem_id="zq-goto")
+            with gr.Row():
+                comment = gr.Textbox(label="意见（可选）", max_length=MAX_COMMENT_CHARS, scale=4, elem_id="zq-comment")
+                up = gr.Button("👍 有帮助", scale=1, elem_id="zq-up")
+                down = gr.Button("👎 没帮助", scale=1, elem_id="zq-down")
+            fb_status = gr.Markdown(elem_id="zq-feedback-status")
+        with gr.Column(scale=2):
+            with gr.Accordion("检索到的段落", open=True):
+                hits = gr.HTML(views.hits_html([]), elem_id="zq-hits")
+            with gr.Accordion("筛选范围（栏目 / 文章）", open=False):
+                columns = gr.Dropdown(label="栏目", multiselect=True, choices=[])
+                articles = gr.Dropdown(label="文章", multiselect=True, choices=[])
+            with gr.Accordion("回答设置", open=False):
+                backend = gr.Radio(BACKENDS, value=settings.backend, label="回答方式")
+                k = gr.Slider(1, 10, value=settings.top_k, step=1, label="参考段落数")
+                mode = gr.Radio(MODES, value=settings.retrieval_mode, label="检索方式")
+    scope = locals()
+    return SimpleNamespace(**{n: v for n, v in scope.items() if n not in ("gr", "settings")})
+
+
+def _reader_tab(gr) -> SimpleNamespace:
+    with gr.Row():
+        with gr.Column(scale=2):
+            table = gr.Dataframe(headers=views.CATALOGUE_HEADERS, type="array", interactive=False, wrap=True,
+                                 max_height=640, column_widths=["12%", "22%", "46%", "20%"], elem_id="zq-table",
+                                 label="本刊文章（点击一行打开）")
+        with gr.Column(scale=3):
+            picker = gr.Dropdown(label="打开文章", choices=[], elem_id="zq-picker")
+            article = gr.HTML('<p class="zq-muted">在左侧表格或上方列表中选择一篇文章。</p>', elem_id="zq-article-view")
+    return SimpleNamespace(table=table, picker=picker, article=article)
+
+
+def _lesson_tab(gr) -> SimpleNamespace:
+    topic = gr.Textbox(label="备课主题", placeholder="例如：为基层减负、党务公开", max_length=100, elem_id="zq-topic")
+    examples = gr.Dataset(components=[topic], samples=[[t] for t in LESSON_EXAMPLES], label="示例主题")
+    make = gr.Button("生成备课提纲", variant="primary", elem_id="zq-make-lesson")
+    error = gr.HTML()
+    with gr.Row():
+        md_file = gr.DownloadButton("下载 Markdown", visible=False, size="sm", elem_id="zq-lesson-md")
+        docx_file = gr.DownloadButton("下载 Word（.docx）", visible=False, size="sm", elem_id="zq-lesson-docx")
+    outline = gr.Markdown(elem_id="zq-outline")
+    scope = locals()
+    return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
+
+
+def _eval_tab(gr) -> SimpleNamespace:
+    gr.Markdown("用问答评测集检验回答质量：可用内置评测集，或上传同格式的 .jsonl 文件（不超过 5 MB）。")
+    with gr.Row():
+        source = gr.Radio([("内置评测集", "builtin"), ("上传文件", "upload")], value="builtin", label="评测集")
+        upload = gr.File(label="上传 .jsonl", file_types=[".jsonl"], type="filepath")
+    with gr.Row():
+        configs = gr.CheckboxGroup(list(EVAL_CONFIGS), value=["hybrid"], label="检索配置")
+        limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）")
+    run = gr.Button("开始评测", variant="primary", elem_id="zq-run-eval")
+    error = gr.HTML()
+    status = gr.Markdown(elem_id="zq-eval-status")
+    metrics = gr.Dataframe(type="array", interactive=False, label="总体指标")
+    chart = gr.Image(type="filepath", label="指标对比图", interactive=False, height=360)
+    results = gr.Dataframe(type="array", interactive=False, wrap=True, max_height=480, label="逐题结果")
+    report = gr.File(label="下载评测报告", file_count="multiple", interactive=False)
+    scope = locals()
+    return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
+
+
+# ---- events --------------------------------------------------------------------------------------
+
+def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline, settings, startup) -> None:
+    def cite_choices(conversation, turn):
+        cits = conversation[turn]["answer"]["citations"] if 0 <= turn < len(conversation) else []
+        return gr.update(choices=[(views.citation_label(x), f"{turn}:{x['n']}") for x in cits], value=None)
+
+    out = [c.chatbot, conv, c.question, c.error, c.cite, c.passage, c.goto, c.hits, c.fb_status, turn_state,
+           c.answer_text]
+
+    def respond(q, conversation, backend, k, mode, columns, articles):
+        try:
+            startup.check()
+            q = check_question(q, settings.max_question_chars)
+            opts = actions.AskOptions(backend, int(k), mode, tuple(columns or ()), tuple(articles or ()))
+        except ZhibuError as exc:
+            yield {c.error: views.exception_html(exc)}
+            return
+        yield {c.chatbot: views.chat_messages(conversation, (q, "")), c.question: "", c.error: "", c.fb_status: ""}
+        final = None
+        try:
+            for event in actions.stream_answer(pipeline, q, conversation, opts):
+                if isinstance(event, str):
+                    yield {c.chatbot: views.chat_messages(conversation, (q, event))}
+                else:
+                    final = event
+        except ZhibuError as exc:
+            yield {c.chatbot: views.chat_messages(conversation), c.error: views.exception_html(exc), c.question: q}
+            return
+        conversation = [*conversation, {"question": q, "answer": final, "options": opts.as_dict()}]
+        turn = len(conversation) - 1
+        yield {c.chatbot: views.chat_messages(conversation), conv: conversation, c.cite: cite_choices(conversation, turn),
+               c.passage: "", c.goto: gr.update(interactive=False), c.hits: views.hits_html(final["hits"]),
+               turn_state: turn, c.answer_text: actions.plain_answer(final)}
+
+    inputs = [c.question, conv, c.backend, c.k, c.mode, c.columns, c.articles]
+    for trigger in (c.question.submit, c.send.click):
+        trigger(respond, inputs, out, concurrency_id="pipeline", **PRIVATE)
+    c.examples.click(lambda s: s[0], c.examples, c.question, queue=False, **PRIVATE).then(
+        respond, inputs, out, concurrency_id="pipeline", **PRIVATE)
+
+    def clear_chat():
+        return ([], [], "", "", gr.update(choices=[], value=None), "", gr.update(interactive=False), views.hits_html([]),
+                "", -1, "")
+
+    c.clear.click(clear_chat, None, out, queue=False, **PRIVATE)
+    c.chatbot.clear(clear_chat, None, out, queue=False, **PRIVATE)
+    c.copy.click(None, c.answer_text, None, js=COPY_JS)
+
+    def show_citation(value, conversation):
+        cit = actions.find_citation(conversation, value)
+        if cit is None:
+            return "", gr.update(interactive=False)
+        return actions.citation_passage(pipeline, cit), gr.update(interactive=True)
+
+    c.cite.change(show_citation, [c.cite, conv], [c.passage, c.goto], queue=False, **PRIVATE)
+
+    def pick_turn(conversation, evt: gr.SelectData):
+        turn = _index(evt) // 2
+        if not 0 <= turn < len(conversation):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        ans = conversation[turn]["answer"]
+        return cite_choices(conversation, turn), views.hits_html(ans["hits"]), turn, actions.plain_answer(ans)
+
+    c.chatbot.select(pick_turn, conv, [c.cite, c.hits, turn_state, c.answer_text], queue=False, **PRIVATE)
+
+    def open_citation(value, conversation):
+        cit = actions.find_citation(conversation, value)
+        if cit is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        view = actions.article_view(pipeline, cit["article_id"], cit["char_start"], cit["char_end"])
+        return gr.Tabs(selected="reader"), cit["article_id"], view
+
+    c.goto.click(open_citation, [c.cite, conv], [tabs, reader.picker, reader.article], queue=False,
+                 **PRIVATE).then(None, js=SCROLL_JS)
+
+    def give_feedback(rating, note, conversation, turn):
+        if not 0 <= turn < len(conversation):
+            return "请先提问，再评价回答。", gr.skip()
+        entry = conversation[turn]
+        try:
+            actions.record_feedback(settings.feedback_path, rating, entry["answer"], note, entry.get("options", {}))
+        except ZhibuError as exc:
+            return f"⚠️ {exc}", gr.skip()
+        return f"已记录您的反馈（{'👍' if rating == 'up' else '👎'}），谢谢！", ""
+
+    for button, rating in ((c.up, "up"), (c.down, "down")):
+        button.click(functools.partial(give_feedback, rating), [c.comment, conv, turn_state],
+                     [c.fb_status, c.comment], **PRIVATE)
+
+    def like(conversation, note, evt: gr.LikeData):
+        return give_feedback("up" if evt.liked else "down", note, conversation, _index(evt) // 2)
+
+    c.chatbot.like(like, [conv, c.comment], [c.fb_status, c.comment], **PRIVATE)
+
+
+def _wire_reader(gr, r: SimpleNamespace, pipeline) -> None:
+    def open_row(evt: gr.SelectData):
+        try:
+            art = pipeline.catalogue.articles[int(evt.row_value[0]) - 1]
+        except (TypeError, ValueError, IndexError):
+            return gr.skip(), gr.skip()
+        return art.id, actions.article_view(pipeline, art.id)
+
+    r.table.select(open_row, None, [r.picker, r.article], queue=False, **PRIVATE)
+    r.picker.input(lambda a: actions.article_view(pipeline, a) if a else "", r.picker, r.article, queue=False, **PRIVATE)
+
+
+def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
+    def make_lesson(topic):
+        hidden = gr.DownloadButton(visible=False)
+        try:
+            startup.check()
+            markdown, md, docx = actions.lesson_export(pipeline, topic, work_dir)
+        except ZhibuError as exc:
+            return views.exception_html(exc), "", hidden, hidden
+        except ImportError:
+            return views.error_html("备课模块尚未安装", "zhibu_qa.lessons 不可用。"), "", hidden, hidden
+        return "", markdown, gr.DownloadButton(value=str(md), visible=True), gr.DownloadButton(value=str(docx),
+                                                                                             visible=True)
+
+    out = [ls.error, ls.outline, ls.md_file, ls.docx_file]
+    ls.make.click(make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
+    ls.examples.click(lambda s: s[0], ls.examples, ls.topic, queue=False, **PRIVATE).then(
+        make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
+
+
+def _wire_eval(gr, e: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
+    def run_eval(source, uploaded, configs, limit, progress=gr.Progress()):  # noqa: B008 (the gradio idiom)
+        empty = ("", "", None, None, None, None)
+        try:
+            startup.check()
+            if source == "upload" and not uploaded:
+                raise ConfigError("请先上传 .jsonl 评测文件，或选择“内置评测集”。")
+            dataset = actions.check_upload(uploaded) if source == "upload" else BUILTIN_DATASET
+            progress(0, desc="正在评测")
+            view = actions.run_benchmark(pipeline, dataset, work_dir, configs, limit=int(limit or 0),
+                                 on_progress=lambda done, total: progress((done, total), desc="正在评测", unit="题"))
+        except ZhibuError as exc:
+            return (views.exception_html(exc), *empty)
+        except ImportError:
+            return (views.error_html("评测模块尚未安装", "zhibu_qa.benchmark 不可用。"), *empty)
+        (mh, mr), (rh, rr) = view.metrics, view.results
+        return ("", f"完成：{view.n_questions} 道题，配置：{'、'.join(configs)}。", gr.Dataframe(value=mr, headers=mh),
+                str(view.chart) if view.chart else None, gr.Dataframe(value=rr, headers=rh),
+                [str(view.report_zip), str(view.report_md)])
+
+    e.run.click(run_eval, [e.source, e.upload, e.configs, e.limit],
+                [e.error, e.status, e.metrics, e.chart, e.results, e.report], concurrency_id="eval", **PRIVATE)
+
+
+def _add_api(gr, pipeline, settings: Settings, startup, work_dir: Path) -> None:
+    """Named endpoints for gradio_client: /ask, /lesson, /feedback, /articles."""
+    def guarded(fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                startup.check()
+                return fn(*args, **kwargs)
+            except ZhibuError as exc:
+                raise gr.Error(str(exc), print_exception=False) from exc
+        return wrapped
+
+    def ask(question: str, backend: str = "", k: int = 0, mode: str = "",
+            history: list[list[str]] | None = None) -> dict:
+        """Answer a question (history: [[question, answer], …]); returns the answer JSON with citations."""
+        turns = [Turn(q, a) for q, a in history or []]
+        return answer_json(pipeline.ask(question, turns, backend=backend or None, k=k or None, mode=mode or None))
+
+    def lesson(topic: str) -> str:
+        """A lesson outline (Markdown) on a topic, with verbatim quotes and their sources."""
+        return actions.lesson_export(pipeline, topic, work_dir)[0]
+
+    def feedback(rating: str, answer: dict, comment: str = "") -> str:
+        """Record "up" or "down" on an answer JSON returned by /ask, with an optional comment."""
+        actions.record_feedback(settings.feedback_path, rating, answer, comment, {"source": "api"})
+        return "已记录"
+
+    def articles() -> list[dict]:
+        """The catalogue: id, title, column, authors, sections, n_chars, issue."""
+        return article_rows(pipeline.catalogue)
+
+    for fn, group in ((ask, "pipeline"), (lesson, "pipeline"), (feedback, None), (articles, None)):
+        gr.api(guarded(fn), api_name=fn.__name__, concurrency_id=group)
+
+
+def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: Path):
+    """The Blocks app; `startup` says when `pipeline` is ready; downloads are written under `work_dir`."""
+    gr = _gradio()
+    with gr.Blocks(title="《天津支部生活》智能问答", analytics_enabled=False) as demo:
+        gr.Markdown("## 《天津支部生活》智能问答\n依据本刊文章回答问题，每句回答都标明出处，可点开原文核对。")
+        status = gr.HTML(views.status_html("preparing", startup.message), elem_id="zq-status")
+        timer = gr.Timer(1.0)
+        conv, turn_state = gr.State([]), gr.State(-1)
+        with gr.Tabs() as tabs:
+            with gr.Tab("问答", id="chat"):
+                chat = _chat_tab(gr, settings)
+            with gr.Tab("文章", id="reader"):
+                reader = _reader_tab(gr)
+            with gr.Tab("备课", id="lesson"):
+                lesson = _lesson_tab(gr)
+            with gr.Tab("评测", id="eval"):
+                evaluation = _eval_tab(gr)
+
+        def refresh():
+            """Startup banner; once ready, fill the catalogue table and the filters, then stop polling."""
+            if startup.state == "error":
+                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 4)
+            if not startup.ready:
+                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 5)
+            arts = actions.article_choices(pipeline)
+            return ("", gr.Timer(active=False), actions.catalogue_table(pipeline), gr.update(choices=arts),
+                    gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts))
+
+        filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles]
+        demo.load(refresh, None, filled, queue=False, **PRIVATE)
+        timer.tick(refresh, None, filled, queue=False, **PRIVATE)
+        _wire_chat(gr, chat, conv, turn_state, tabs, reader, pipeline, settings, startup)
+        _wire_reader(gr, reader, pipeline)
+        _wire_lesson(gr, lesson, pipeline, startup, work_dir)
+        _wire_eval(gr, evaluation, pipeline, startup, work_dir)
+        _add_api(gr, pipeline, settings, startup, work_dir)
+    return demo
+
+
+# ---- launch --------------------------------------------------------------------------------------
+
+def launch(demo, settings: Settings, work_dir: Path, **overrides):
+    """Queue and launch with the safety settings; returns gradio's (app, local_url, share_url)."""
+    blocked = [str(Path(settings.index_dir).resolve()), str(Path(settings.feedback_path).resolve().parent)]
+    options = dict(server_name=settings.host, server_port=settings.port, auth=actions.auth_pair(settings),
+                   auth_message="请输入用户名和密码", max_file_size=MAX_UPLOAD, allowed_paths=[str(work_dir)],
+                   blocked_paths=blocked, theme=make_theme(), css=CSS_FILE.read_text(encoding="utf-8"),
+                   footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
+                   show_error=False, share=False)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    return demo.launch(**{**options, **overrides})
+
+
+def create_app(settings: Settings, *, pipeline=None, log=print, work_dir: Path | None = None):
+    """(demo, pipeline, startup, work_dir), with the startup thread already preparing the pipeline."""
+    from .pipeline import Pipeline
+
+    pipeline = pipeline or Pipeline(settings, log=log)
+    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="zhibu-ui-"))
+    startup = actions.Startup(pipeline, log).start()
+    return build_app(pipeline, settings, startup, work_dir), pipeline, startup, work_dir
+
+
+def serve(settings: Settings) -> None:
+    """`zhibu-qa serve` / app.py: prepare the knowledge base in the background and serve until stopped."""
+    actions.auth_pair(settings)  # fail before any work when the login is half-configured
+    demo, _, _, work_dir = create_app(settings)
+    print(f"zhibu-qa: serving on http://{settings.host}:{settings.port} — the page shows progress while the "
+          "knowledge base is prepared")
+    launch(demo, settings, work_dir)

@@ -1,0 +1,276 @@
+"""What the web UI's buttons do, without Gradio: startup, asking, citations, reader, lessons, benchmark.
+
+Each function takes the shared `Pipeline` and plain values and returns plain values or HTML from
+`views`; `ui.py` (the only Gradio module) wires them to components. Conversations are lists of
+{"question", "answer": formatting.answer_json(...)} dicts so they can live in a Gradio State.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import ConfigError, InputError, ZhibuError
+from .formatting import answer_json, article_rows
+from .types import Answer, Filters, Turn
+from .views import (
+    article_html,
+    catalogue_rows,
+    citation_label,
+    error_html,
+    exception_html,
+    locate,
+    metrics_table,
+    passage_html,
+    results_table,
+)
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # same limit as launch(max_file_size="5mb")
+WARMUP_QUERY = "基层党建"  # any query: loads the model, vectors and BM25 before the first user
+
+
+class NotReady(ZhibuError):
+    """The knowledge base is still being prepared."""
+
+
+class Startup:
+    """Prepares the pipeline (ingest, index build, model load) in a background thread.
+
+    `state` goes "pending" -> "preparing" -> "ready" | "error"; the page polls it.
+    """
+
+    def __init__(self, pipeline, log_fn: Callable[[str], None] = print):
+        self.pipeline = pipeline
+        self.log = log_fn
+        self.state = "pending"
+        self.message = "等待启动"
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._t0 = time.monotonic()
+        self._done = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def elapsed(self) -> float:
+        return self.seconds if self._done.is_set() else time.monotonic() - self._t0
+
+    def start(self) -> Startup:
+        threading.Thread(target=self.run, name="zhibu-startup", daemon=True).start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def run(self) -> None:
+        self._t0 = time.monotonic()
+        self.state = "preparing"
+        try:
+            pipe = self.pipeline
+            if not pipe.catalogue.sources:
+                self.message = "正在导入本刊语料"
+                self.log("zhibu-qa: catalogue empty; ingesting the configured corpus")
+            status = pipe.index_status() if pipe.catalogue.sources else "missing"
+            if status != "ok":
+                self.message = "正在建立检索索引"
+                self.log(f"zhibu-qa: index {status}; building it (about a minute on 2 cores)…")
+            pipe.ensure_ready(progress=False)
+            self.message = "正在加载向量模型"
+            pipe.search(WARMUP_QUERY, 1)
+            self.state = "ready"
+        except ZhibuError as exc:
+            self.error, self.state = exc, "error"
+            self.log(f"zhibu-qa: startup failed: {exc}")
+        except Exception as exc:  # shown as a panel; the traceback goes to the server log only
+            log.exception("startup failed")
+            self.error, self.state = exc, "error"
+        finally:
+            self.seconds = time.monotonic() - self._t0
+            self._done.set()
+            if self.state == "ready":
+                self.log(f"zhibu-qa: ready after {self.seconds:.1f} s")
+
+    def error_panel(self) -> str:
+        if self.error is None:
+            return ""
+        if isinstance(self.error, ZhibuError):
+            return exception_html(self.error)
+        return error_html("启动失败", f"{type(self.error).__name__}: {self.error}", "请查看服务器日志。")
+
+    def check(self) -> None:
+        """Raise when questions cannot be served yet (preparing or failed)."""
+        if self.state == "error":
+            raise self.error if isinstance(self.error, ZhibuError) else ZhibuError(f"启动失败：{self.error}")
+        if not self.ready:
+            raise NotReady(f"知识库正在准备中（{self.message}），请稍候再试。")
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    backend: str = "extractive"
+    k: int = 5
+    mode: str = "hybrid"
+    columns: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(columns=self.columns, article_ids=self.article_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "columns": list(self.columns), "article_ids": list(self.article_ids)}
+
+
+def plain_answer(answer: dict) -> str:
+    """What 复制最新回答 copies: the answer text, then one citation label per line."""
+    return "\n".join([answer.get("answer", ""), *(citation_label(c) for c in answer.get("citations") or ())])
+
+
+def find_citation(conversation: list, value: str | None) -> dict | None:
+    """The citation dict for a radio value "<turn>:<n>", or None.
+
+    Example: find_citation([{"answer": {"citations": [{"n": 1}]}}], "0:1") == {"n": 1}
+    """
+    try:
+        turn, n = (int(x) for x in (value or "").split(":"))
+        return next(c for c in conversation[turn]["answer"]["citations"] if c["n"] == n)
+    except (ValueError, IndexError, StopIteration, KeyError):
+        return None
+
+
+def history_of(conversation: Sequence[Mapping[str, Any]]) -> list[Turn]:
+    """Example: history_of([{"question": "q", "answer": {"answer": "a"}}]) == [Turn("q", "a")]"""
+    return [Turn(t["question"], t["answer"].get("answer", "")) for t in conversation]
+
+
+def stream_answer(pipeline, question: str, conversation: Sequence[Mapping[str, Any]],
+                  opts: AskOptions) -> Iterator[str | dict]:
+    """Yields the answer text so far after each delta, then the final answer JSON dict."""
+    text = ""
+    for event in pipeline.stream(question, history_of(conversation), backend=opts.backend, k=opts.k,
+                                 mode=opts.mode, filters=opts.filters):
+        if isinstance(event, Answer):
+            yield answer_json(event)
+        else:
+            text += event
+            yield text
+
+
+def source_of(pipeline, citation: Mapping[str, Any]) -> str:
+    return pipeline.source_for(pipeline.catalogue.article(citation["article_id"]).issue_id)
+
+
+def citation_passage(pipeline, citation: Mapping[str, Any]) -> str:
+    """The cited quote highlighted in ~300 characters of its source."""
+    try:
+        source = source_of(pipeline, citation)
+    except KeyError:
+        return error_html("找不到出处", f"文章 {citation.get('article_id')} 已不在知识库中。")
+    return passage_html(source, citation["char_start"], citation["char_end"], citation_label(citation))
+
+
+def article_view(pipeline, article_id: str, char_start: int | None = None, char_end: int | None = None) -> str:
+    """The article as HTML; when `char_start` is given, its paragraph is highlighted and anchored."""
+    try:
+        art = pipeline.catalogue.article(article_id)
+    except KeyError:
+        return error_html("找不到文章", f"编号 {article_id} 不在知识库中。")
+    issue = pipeline.catalogue.issues.get(art.issue_id)
+    target = locate(art, char_start, char_end) if char_start is not None else None
+    return article_html(art, issue.label if issue else "", target)
+
+
+def catalogue_table(pipeline) -> list[list[Any]]:
+    return catalogue_rows(article_rows(pipeline.catalogue))
+
+
+def article_choices(pipeline) -> list[tuple[str, str]]:
+    """(label, article id) pairs in catalogue order."""
+    return [(f"{a.column or '—'}｜{a.title}", a.id) for a in pipeline.catalogue.articles]
+
+
+def column_choices(pipeline) -> list[str]:
+    return list(dict.fromkeys(a.column for a in pipeline.catalogue.articles if a.column))
+
+
+def record_feedback(path: str | Path, rating: str, answer: Mapping[str, Any], comment: str,
+                    settings: Mapping[str, Any]) -> Path:
+    from .feedback import append_feedback, feedback_record
+
+    return append_feedback(path, feedback_record(rating, answer, comment, settings))
+
+
+def auth_pair(settings: Settings) -> tuple[str, str] | None:
+    """(user, password) when both are set; one without the other is a configuration error."""
+    if bool(settings.auth_user) != bool(settings.auth_password):
+        raise ConfigError("set both ZHIBU_AUTH_USER and ZHIBU_AUTH_PASSWORD to enable login (or neither)")
+    return (settings.auth_user, settings.auth_password) if settings.auth_user else None
+
+
+def safe_stem(text: str, limit: int = 30) -> str:
+    """A file-name-safe stem. Example: safe_stem("为基层减负/党建?") == "为基层减负党建" """
+    return re.sub(r"[^\w-]+", "", text)[:limit] or "lesson"
+
+
+def lesson_export(pipeline, topic: str, out_dir: Path) -> tuple[str, Path, Path]:
+    """(Markdown outline, .md file, .docx file) for a topic; files go to a fresh folder in out_dir."""
+    from .lessons import build_lesson, lesson_markdown, write_lesson
+
+    lesson = build_lesson(pipeline, topic)
+    folder = out_dir / "lessons" / uuid.uuid4().hex[:10]
+    md, docx = folder / f"备课提纲-{safe_stem(lesson.topic)}.md", folder / f"备课提纲-{safe_stem(lesson.topic)}.docx"
+    write_lesson(lesson, md)
+    write_lesson(lesson, docx)
+    return lesson_markdown(lesson), md, docx
+
+
+@dataclass(frozen=True)
+class BenchmarkView:
+    metrics: tuple[list[str], list[list[str]]]
+    results: tuple[list[str], list[list[Any]]]
+    chart: Path | None
+    report_md: Path
+    report_zip: Path
+    n_questions: int
+
+
+def check_upload(path: str | Path) -> Path:
+    """An uploaded dataset must be a .jsonl file of at most 5 MB."""
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        raise InputError(f"只支持 .jsonl 文件，收到的是 {path.name}。")
+    if path.stat().st_size > MAX_UPLOAD_BYTES:
+        raise InputError(f"文件过大（{path.stat().st_size // 1024} KB），上限为 5 MB。")
+    return path
+
+
+def run_benchmark(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str], *, backend: str = "extractive",
+                  limit: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> BenchmarkView:
+    """Run the benchmark into a fresh folder of out_dir and read back its report files."""
+    from .benchmark import run_eval
+
+    if not configs:
+        raise InputError("请至少选择一种检索配置。")
+    run_dir = out_dir / "eval" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    out = Path(run_eval(pipeline, dataset, run_dir, list(configs), backend=backend, limit=limit or None,
+                        on_progress=on_progress))
+    summary = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    archive = Path(shutil.make_archive(str(out.parent / f"{out.name}-报告"), "zip", out))
+    chart = out / "chart.png"
+    return BenchmarkView(metrics_table(summary), results_table(records), chart if chart.exists() else None,
+                         out / "report.md", archive, int(summary.get("n_questions") or 0))

@@ -1,0 +1,258 @@
+"""HTML and Markdown views for the web UI, built from plain data (answer JSON, articles, reports).
+
+Every piece of source or model text is escaped here (HTML entities, and Markdown punctuation for
+the chat), so the UI never renders raw HTML from the corpus or a model. Pure functions only: no
+Gradio, no I/O, no decisions about what to show; `ui.py` wires these to components.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import (
+    BackendUnavailableError,
+    ConfigError,
+    DatasetError,
+    IndexMismatchError,
+    IndexMissingError,
+    IngestError,
+    InputError,
+    ModelError,
+)
+from .evaluation.report import CHART_METRICS, TYPE_METRICS, fmt
+from .types import Article, Citation
+
+PASSAGE_CONTEXT = 150  # characters shown on each side of a quote (~300 in all)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^])")  # CommonMark escapable ASCII ($ for KaTeX)
+METRIC_LABELS = dict(CHART_METRICS) | {
+    "n": "问题数", "n_answerable": "可回答", "n_unanswerable": "不可回答", "n_refused": "拒答数",
+    "evidence_hit@5": "证据命中@5", "rouge_l": "ROUGE-L", "refusal_recall": "拒答召回",
+    "false_refusal_rate": "误拒率", "latency_p50_ms": "延迟中位数(ms)", "latency_p95_ms": "延迟P95(ms)",
+}
+# (title, what to do) per error kind, for non-technical readers; the library message follows.
+ERROR_HELP: tuple[tuple[type[Exception], str, str], ...] = (
+    (InputError, "输入有误", ""),
+    (ModelError, "无法加载向量模型", "请确认模型目录完整（可运行 zhibu-qa fetch-model），然后重启本程序。"),
+    (IndexMismatchError, "知识库索引损坏或与当前设置不符", "请运行 zhibu-qa index --rebuild 重建索引，然后重启本程序。"),
+    (IndexMissingError, "知识库索引缺失", "请运行 zhibu-qa ingest 和 zhibu-qa index，然后重启本程序。"),
+    (BackendUnavailableError, "大模型服务不可用", "可在“回答设置”中改用“摘录式”回答。"),
+    (DatasetError, "评测数据集有问题", "请按 eval/README.md 的格式修改后重新上传。"),
+    (IngestError, "语料读取失败", "请检查语料文件是否存在、是否为文本或 PDF。"),
+    (ConfigError, "设置有误", "请检查 zhibu_qa.toml 或 ZHIBU_* 环境变量。"),
+)
+
+
+def esc(text: str) -> str:
+    """HTML-escape text and keep its line breaks. Example: esc("a<b\\nc") == "a&lt;b<br>c" """
+    return html.escape(text or "").replace("\n", "<br>")
+
+
+def escape_md(text: str) -> str:
+    """Text shown literally by a Markdown renderer. Example: escape_md("1. <b>") == r"1\\. &lt;b&gt;" """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text or "", quote=False))
+
+
+def citation_from_json(d: Mapping[str, Any]) -> Citation:
+    """Inverse of `formatting.citation_json`."""
+    return Citation(**{**d, "authors": tuple(d.get("authors") or ())})
+
+
+def citation_label(d: Mapping[str, Any]) -> str:
+    """Example: "【1】念好放权赋能“治理经” · 特别关注 · 郜敏" (see formatting.citation_label)"""
+    from .formatting import citation_label as label
+
+    return label(citation_from_json(d))
+
+
+# --- chat ------------------------------------------------------------------------------------
+
+def mark_unsupported(text: str, flagged: Iterable[str]) -> str:
+    """Escaped answer text with each flagged sentence visibly marked as lacking support."""
+    out, pos = [], 0
+    for sentence in flagged:
+        i = text.find(sentence, pos) if sentence else -1
+        if i < 0:
+            continue
+        out.append(escape_md(text[pos:i]))
+        out.append(f'<span class="zq-unsupported" title="这句话在所引原文中找不到充分依据">{escape_md(sentence)}</span>'
+                   "（⚠️依据不足）")
+        pos = i + len(sentence)
+    out.append(escape_md(text[pos:]))
+    return "".join(out)
+
+
+def answer_markdown(a: Mapping[str, Any]) -> str:
+    """The chat message for a finished answer (`formatting.answer_json` shape)."""
+    parts = [f"> ℹ️ {escape_md(n)}" for n in a.get("notices") or ()]
+    if a.get("refused"):
+        parts.append("**🚫 未作答：本刊资料中没有足够依据**")
+        parts.append(escape_md(a.get("answer", "")))
+        if a.get("suggestions"):
+            parts.append("可以先读读这些文章：\n" + "\n".join(f"- 《{escape_md(t)}》" for t in a["suggestions"]))
+        return "\n\n".join(parts)
+    flagged = [s["text"] for s in a.get("sentences") or () if not s.get("supported", True)]
+    parts.append(mark_unsupported(a.get("answer", ""), flagged))
+    if flagged:
+        parts.append("*标有“⚠️依据不足”的句子在所引原文中找不到充分依据，请谨慎使用。*")
+    if a.get("citations"):
+        parts.append("**引用来源**（在下方“引用”中点选可查看原文）\n"
+                     + "\n".join(f"- {escape_md(citation_label(c))}" for c in a["citations"]))
+    return "\n\n".join(parts)
+
+
+def chat_messages(conversation: Sequence[Mapping[str, Any]], pending: tuple[str, str] | None = None) -> list[dict]:
+    """Chatbot messages for finished turns plus an optional (question, partial answer) in progress."""
+    msgs: list[dict] = []
+    for turn in conversation:
+        msgs.append({"role": "user", "content": escape_md(turn["question"])})
+        msgs.append({"role": "assistant", "content": answer_markdown(turn["answer"])})
+    if pending is not None:
+        msgs.append({"role": "user", "content": escape_md(pending[0])})
+        msgs.append({"role": "assistant", "content": escape_md(pending[1]) or "正在检索……"})
+    return msgs
+
+
+def passage_html(source: str, start: int, end: int, label: str = "", context: int = PASSAGE_CONTEXT) -> str:
+    """The quoted span in context, quote wrapped in <mark>; all text escaped."""
+    lo, hi = max(0, start - context), min(len(source), end + context)
+    head = f'<div class="zq-passage-head">{esc(label)}</div>' if label else ""
+    return (f'<div class="zq-passage">{head}<p>{"…" if lo > 0 else ""}{esc(source[lo:start])}'
+            f"<mark>{esc(source[start:end])}</mark>{esc(source[end:hi])}{'…' if hi < len(source) else ''}</p></div>")
+
+
+def _score(value: Any) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def hits_html(hits: Sequence[Mapping[str, Any]]) -> str:
+    """The side panel: retrieved passages in rank order with their scores."""
+    if not hits:
+        return '<p class="zq-muted">提问后，这里会列出检索到的段落及其得分。</p>'
+    items = []
+    for h in hits:
+        where = " · ".join(x for x in (h.get("article_title"), h.get("column"), h.get("section")) if x)
+        text = h.get("text", "")
+        items.append(
+            f'<li><div class="zq-hit-head">{esc(where)}</div>'
+            f'<div class="zq-score">综合 {_score(h.get("score"))} · 向量 {_score(h.get("dense_score"))} · '
+            f'BM25 {_score(h.get("bm25_score"))}</div>'
+            f"<details><summary>{esc(text[:60])}{'…' if len(text) > 60 else ''}</summary>{esc(text)}</details></li>")
+    return f'<ol class="zq-hits">{"".join(items)}</ol>'
+
+
+# --- reader ----------------------------------------------------------------------------------
+
+def locate(article: Article, char_start: int, char_end: int | None = None) -> tuple[int, int, int, int] | None:
+    """(section, paragraph, start, end within the paragraph text) of the source span [char_start, char_end).
+
+    Only the part inside the first paragraph the span touches is returned.
+    """
+    end = char_start + 1 if char_end is None else char_end
+    for si, sec in enumerate(article.sections):
+        for pi, p in enumerate(sec.paragraphs):
+            parts = [(s, max(char_start, s.source_start), min(end, s.source_start + s.length)) for s in p.segments]
+            parts = [(s, a, b) for s, a, b in parts if a < b]
+            if parts:
+                (s0, a0, _), (s1, _, b1) = parts[0], parts[-1]
+                return si, pi, s0.text_start + a0 - s0.source_start, s1.text_start + b1 - s1.source_start
+    return None
+
+
+def article_html(article: Article, issue_label: str = "", target: tuple[int, int, int, int] | None = None) -> str:
+    """An article with its section headings as anchors; the `target` span (see `locate`) is marked."""
+    meta = " · ".join(x for x in (article.column, "、".join(article.authors), issue_label) if x)
+    out = [f'<article class="zq-article"><h2>{esc(article.title)}</h2><div class="zq-meta">{esc(meta)}</div>']
+    headed = [(i, s.heading) for i, s in enumerate(article.sections) if s.heading]
+    if headed:
+        out.append('<nav class="zq-toc"><strong>本文小节</strong><ol>'
+                   + "".join(f'<li><a href="#zq-sec-{i}">{esc(h)}</a></li>' for i, h in headed) + "</ol></nav>")
+    for si, sec in enumerate(article.sections):
+        out.append(f'<section id="zq-sec-{si}">')
+        if sec.heading:
+            out.append(f"<h3>{esc(sec.heading)}</h3>")
+        for pi, p in enumerate(sec.paragraphs):
+            kind = ' data-kind="caption"' if p.kind == "caption" else ""
+            if target is not None and target[:2] == (si, pi):
+                a, b = target[2], target[3]
+                out.append(f'<p id="zq-target" class="zq-target"{kind}>{esc(p.text[:a])}<mark>{esc(p.text[a:b])}'
+                           f"</mark>{esc(p.text[b:])}</p>")
+            else:
+                out.append(f"<p{kind}>{esc(p.text)}</p>")
+        out.append("</section>")
+    out.append("</article>")
+    return "".join(out)
+
+
+CATALOGUE_HEADERS = ["编号", "栏目", "标题", "作者"]
+
+
+def catalogue_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Table rows (编号, 栏目, 标题, 作者) from `formatting.article_rows`."""
+    return [[i, r.get("column") or "—", r["title"], "、".join(r.get("authors") or ()) or "—"]
+            for i, r in enumerate(rows, 1)]
+
+
+# --- panels ----------------------------------------------------------------------------------
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(Chinese title, what to do) for an error shown to a user."""
+    for kind, title, hint in ERROR_HELP:
+        if isinstance(exc, kind):
+            return title, hint
+    return "出错了", "请稍后重试；如果问题持续，请联系管理员并提供上面的说明。"
+
+
+def error_html(title: str, detail: str = "", hint: str = "", problems: Sequence[str] = ()) -> str:
+    items = "".join(f"<li>{esc(p)}</li>" for p in problems[:50])
+    more = f"<li>……另有 {len(problems) - 50} 处</li>" if len(problems) > 50 else ""
+    return (f'<div class="zq-error" role="alert"><strong>⚠️ {esc(title)}</strong>'
+            + (f"<p>{esc(detail)}</p>" if detail else "") + (f"<ul>{items}{more}</ul>" if items else "")
+            + (f'<p class="zq-hint">{esc(hint)}</p>' if hint else "") + "</div>")
+
+
+def exception_html(exc: BaseException) -> str:
+    title, hint = describe_error(exc)
+    return error_html(title, str(exc), hint, getattr(exc, "problems", ()) or ())
+
+
+def status_html(state: str, message: str = "", elapsed: float = 0.0) -> str:
+    """The startup banner: "preparing" (with an animated bar), "ready" (empty) or "error"."""
+    if state == "ready":
+        return ""
+    if state == "error":
+        return message  # already an error panel
+    return ('<div class="zq-status" role="status"><strong>⏳ 正在准备知识库……</strong>'
+            f"<p>{esc(message or '正在加载')}（已用 {elapsed:.0f} 秒；首次启动需要建立索引，约 1–2 分钟）</p>"
+            '<div class="zq-bar"><div></div></div></div>')
+
+
+# --- benchmark -------------------------------------------------------------------------------
+
+def metrics_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of overall metrics per configuration from report.json."""
+    configs = summary.get("configs") or {}
+    names = list(configs)
+    keys: list[str] = []
+    for c in names:
+        for k, v in (configs[c].get("overall") or {}).items():
+            if k not in keys and (v is None or isinstance(v, (int, float))):
+                keys.append(k)
+    rows = [[METRIC_LABELS.get(k, k)] + [fmt(k, (configs[c].get("overall") or {}).get(k)) for c in names]
+            for k in keys]
+    return ["指标", *names], rows
+
+
+def results_table(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """(headers, rows) of per-question results from results.jsonl records."""
+    present = [k for k in TYPE_METRICS if any(k in (r.get("metrics") or {}) for r in records)][:5]
+    headers = ["编号", "配置", "类型", "问题", "回答", "拒答", *(METRIC_LABELS.get(k, k) for k in present)]
+    rows = []
+    for r in records:
+        answer = " ".join(str(r.get("answer", "")).split())
+        rows.append([r.get("id", ""), r.get("config", ""), r.get("type", ""), r.get("question", ""),
+                     answer[:120] + ("…" if len(answer) > 120 else ""), "是" if r.get("refused") else "否",
+                     *(fmt(k, (r.get("metrics") or {}).get(k)) for k in present)])
+    return headers, rows

@@ -1,0 +1,151 @@
+"""The real Gradio app over the shipped issue, called through gradio_client and plain HTTP.
+
+Uses the session `ui_server` fixture (conftest.py): m3e-small, a temp index built once, the app
+launched in-process on 127.0.0.1. Checks the named endpoints (/ask, /lesson, /feedback, /articles),
+that errors come back as clear Chinese messages, and that the served page loads nothing external.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlparse
+
+import pytest
+from conftest import CORPUS
+
+pytestmark = pytest.mark.integration
+httpx = pytest.importorskip("httpx")
+
+
+@pytest.fixture(scope="module")
+def client(ui_server):
+    from gradio_client import Client
+
+    return Client(ui_server.url, verbose=False)
+
+
+def _no_space(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_named_endpoints_are_exposed(client):
+    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/ask", "/lesson", "/feedback", "/articles"} <= names
+
+
+def test_ask_returns_an_answer_with_exact_citations(client, ui_server):
+    answer = client.predict("河东区清理了多少块外部牌子？", api_name="/ask")
+    assert not answer["refused"]
+    assert "169" in answer["answer"]
+    assert answer["citations"], "an answer must cite its source"
+    for c in answer["citations"]:
+        source = ui_server.pipeline.source_for(ui_server.pipeline.catalogue.article(c["article_id"]).issue_id)
+        assert source[c["char_start"]:c["char_end"]] == c["quote"]
+    assert answer["hits"] and all("score" in h for h in answer["hits"])
+
+
+def test_ask_refuses_what_the_magazine_does_not_cover(client):
+    answer = client.predict("2030年奥运会在哪里举办？", api_name="/ask")
+    assert answer["refused"]
+    assert not answer["citations"]
+    assert answer["suggestions"], "a refusal suggests the closest articles"
+
+
+def test_ask_uses_the_history_for_follow_up_questions(client):
+    first = client.predict("和平区下放给街道的“五权”是哪五项？", api_name="/ask")
+    follow = client.predict("这些权力是怎么落实的？", history=[[first["question"], first["answer"]]], api_name="/ask")
+    assert "五权" in follow["search_query"] or "和平" in follow["search_query"]
+    assert not follow["refused"]
+
+
+@pytest.mark.parametrize("question, message", [("", "问题为空"), ("问" * 600, "问题过长")])
+def test_bad_questions_get_a_clear_chinese_error(client, question, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(question, api_name="/ask")
+
+
+def test_lesson_outline_quotes_are_verbatim_from_the_corpus(client):
+    outline = client.predict("为基层减负", api_name="/lesson")
+    assert outline.startswith("# 备课提纲：为基层减负")
+    quotes = re.findall(r"^- “(.+)” \[\d+\]$", outline, flags=re.M)
+    assert len(quotes) >= 3
+    corpus = _no_space(CORPUS.read_text(encoding="utf-8"))
+    for q in quotes:
+        assert _no_space(q) in corpus, q
+    assert "## 讨论题" in outline
+
+
+def test_lesson_export_writes_markdown_and_docx(ui_server, tmp_path):
+    docx = pytest.importorskip("docx")
+    from zhibu_qa.ui_actions import lesson_export
+
+    markdown, md, word = lesson_export(ui_server.pipeline, "党务公开", tmp_path)
+    assert md.read_text(encoding="utf-8") == markdown
+    text = "\n".join(p.text for p in docx.Document(str(word)).paragraphs)
+    assert "备课提纲：党务公开" in text
+
+
+def test_feedback_is_appended_and_survives_rereading(client, ui_server):
+    from zhibu_qa.feedback import read_feedback
+
+    answer = client.predict("编辑部电话是多少？", api_name="/ask")
+    before = len(read_feedback(ui_server.settings.feedback_path))
+    assert client.predict("down", answer, "号码不全", api_name="/feedback") == "已记录"
+    assert client.predict("up", answer, api_name="/feedback") == "已记录"
+    records = read_feedback(ui_server.settings.feedback_path)
+    assert len(records) == before + 2
+    down = records[-2]
+    assert (down["rating"], down["comment"], down["question"]) == ("down", "号码不全", answer["question"])
+    assert down["answer"] == answer["answer"] and down["citations"] == answer["citations"]
+    assert down["time"] and "settings" in down
+
+
+def test_feedback_with_an_unknown_rating_is_refused(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="评价只能是"):
+        client.predict("meh", {"question": "q", "answer": "a"}, api_name="/feedback")
+
+
+def test_articles_endpoint_lists_the_catalogue(client, ui_server):
+    rows = client.predict(api_name="/articles")
+    assert len(rows) == len(ui_server.pipeline.catalogue.articles)
+    assert any(r["title"] == "念好放权赋能“治理经”" for r in rows)
+
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//([^/"']+)""", re.I)
+CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])(?:https?:)?//([^/"')]+)""", re.I)
+
+
+def test_page_and_css_load_nothing_from_other_hosts(ui_server):
+    page = httpx.get(ui_server.url, timeout=30)
+    assert page.status_code == 200
+    html = page.text
+    own = urlparse(ui_server.url).netloc
+    assert all(host == own for host in EXTERNAL.findall(html)), EXTERNAL.findall(html)
+    sheets = {urljoin(ui_server.url, h) for h in re.findall(r'href="([^"]+\.css)"', html)}
+    sheets.add(urljoin(ui_server.url, "theme.css"))
+    for sheet in sheets:
+        css = httpx.get(sheet, timeout=30)
+        assert css.status_code == 200, sheet
+        assert CSS_URL.findall(css.text) == [], sheet
+        assert "googleapis" not in css.text and "gstatic" not in css.text
+    for script in re.findall(r'<script[^>]+src="([^"]+)"', html):
+        assert urlparse(urljoin(ui_server.url, script)).netloc == own
+    assert "Noto Sans CJK SC" in httpx.get(urljoin(ui_server.url, "theme.css"), timeout=30).text
+
+
+def test_private_files_cannot_be_downloaded(ui_server):
+    for path in (f"{ui_server.settings.index_dir}/catalogue.json", ui_server.settings.feedback_path,
+                 str(CORPUS)):
+        r = httpx.get(urljoin(ui_server.url, f"gradio_api/file={path}"), timeout=30)
+        assert r.status_code in (403, 404), path
+
+
+def test_server_binds_to_loopback_by_default(ui_server):
+    from zhibu_qa.config import Settings
+
+    assert Settings().host == "127.0.0.1"
+    assert urlparse(ui_server.url).hostname == "127.0.0.1"
