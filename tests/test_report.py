@@ -79,9 +79,9 @@ def test_report_md_compares_configurations_and_explains_the_worst_questions(resu
     assert "## Per question type — `good`" in md and "## Per question type — `bad`" in md
     worst = md.split("## Worst questions — `bad`")[1]
     c1, c2, c3 = (worst.index(f"**{i}**") for i in ("c1", "c2", "c3"))
-    assert c1 < c2 < c3 or c2 < c1 < c3  # both score 0, c3 (0.5 recall) last
+    assert c1 < c2 < c3  # c1 and c2 score 0 (dataset order), c3 (0.5 recall) last
     assert "wrongly refused" in worst and "gold article not retrieved" in worst
-    assert "answered an unanswerable question" in worst
+    assert "answered an unanswerable question (flagged as partly covered)" in worst
     assert "1 of 1 quotes do not match the source" in worst
     assert "key facts missing: “三会一课”" in worst
     assert '"top_k": 5' in md  # settings block
@@ -133,6 +133,15 @@ def test_diagnose_and_case_quality_of_single_answers():
     refused = CaseResult("bad", CASES[0], bad(CASES[0]), score_case(CASES[0], bad(CASES[0]), {}))
     assert report.diagnose(refused) == ["wrongly refused", "gold article not retrieved"]
     assert report.case_quality(refused.row) == 0.0
+
+
+def test_worst_cases_take_tied_types_in_turn():
+    unanswered = [CaseResult("bad", CASES[1], bad(CASES[1]), {"answerable": False, "refused": False})] * 12
+    refused = CaseResult("bad", CASES[0], bad(CASES[0]), score_case(CASES[0], bad(CASES[0]), {}))
+    perfect = CaseResult("good", CASES[1], good(CASES[1]), score_case(CASES[1], good(CASES[1]), {}))
+    worst = report.worst_cases([*unanswered, perfect, refused], n=10)
+    assert len(worst) == 10 and perfect not in worst
+    assert worst[0] is unanswered[0] and worst[1] is refused  # both quality 0: one per type first
 
 
 def test_fmt_formats_metric_values():

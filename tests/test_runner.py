@@ -56,9 +56,10 @@ def citation(n: int, title: str, quote: str, shift: int = 0) -> Citation:
                     char_end=start + len(quote))
 
 
-def answer(text: str, hits=(), citations=(), supports=(), refused=False, latency_ms=0.0) -> Answer:
+def answer(text: str, hits=(), citations=(), supports=(), refused=False, latency_ms=0.0, kind=None) -> Answer:
     sentences = tuple(AnswerSentence(text=text, citations=(), support=s) for s in supports)
-    return Answer(question="q", text=text, refused=refused, refusal_kind="not_covered" if refused else None,
+    kind = kind or ("not_covered" if refused else None)
+    return Answer(question="q", text=text, refused=refused, refusal_kind=kind,
                   citations=tuple(citations), sentences=sentences, hits=tuple(hits), backend="fake",
                   latency_ms=latency_ms)
 
@@ -83,7 +84,7 @@ def bad(case: EvalCase) -> Answer:
         return answer("资料中没有相关内容。", [hit("乙文", OTHER, 1)], refused=True)
     if case.id == "c2":
         return answer("有100个。", [hit("甲文", LEAD, 1)], [citation(1, "甲文", "三会一课", shift=1)], [0.0],
-                      latency_ms=300.0)
+                      latency_ms=300.0, kind="partial")
     many = [hit("乙文", OTHER, 1), hit("甲文", METHOD, 2, section="二、做法")]
     many += [hit("乙文", OTHER, r) for r in range(3, 13)]  # 12 hits; reports keep 10
     return answer("乙文讲述志愿服务。", many, [citation(1, "乙文", "志愿服务")], [1.0], latency_ms=200.0)
@@ -125,8 +126,10 @@ def test_score_case_of_an_unanswerable_question_has_no_retrieval_or_answer_metri
         assert answered[key] is None, key
     assert answered["quote_validity"] == 0.0  # the quote is shifted by one character
     assert answered["groundedness"] == 0.0
+    assert answered["partial"] and not answered["refused"]
     refused = score_case(CASES[1], good(CASES[1]), LOOKUP)
     assert refused["refused"] and refused["quote_validity"] is None and refused["groundedness"] is None
+    assert not refused["partial"]  # a refusal is never "partial"
 
 
 def test_score_case_of_a_compare_question():
@@ -161,6 +164,9 @@ def test_run_benchmark_aggregates_each_configuration():
     assert b["hit@1"] == 0.5 and b["mrr"] == 0.5 and b["key_fact_recall"] == 0.25
     assert b["quote_validity"] == 0.5 and b["groundedness"] == 0.5
     assert (b["refusal_precision"], b["refusal_recall"], b["refusal_f1"], b["false_refusal_rate"]) == (0, 0, 0, 0.5)
+    # bad answers the unanswerable c2 but flags it as partly covered
+    assert b["partial_rate"] == pytest.approx(1 / 3) and b["refusal_or_partial_recall"] == 1.0
+    assert g["partial_rate"] == 0.0 and g["refusal_or_partial_recall"] == 1.0
     assert set(result.aggregates["bad"]["by_type"]) == {"factoid", "unanswerable", "compare"}
     assert result.aggregates["bad"]["by_type"]["compare"]["key_fact_recall"] == 0.5
     assert len(result.rows) == 6 and result.rows[0]["config"] == "good"

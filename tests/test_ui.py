@@ -149,3 +149,23 @@ def test_server_binds_to_loopback_by_default(ui_server):
 
     assert Settings().host == "127.0.0.1"
     assert urlparse(ui_server.url).hostname == "127.0.0.1"
+
+
+def test_questions_asked_while_the_index_is_prepared_get_a_please_wait_message(ui_server):
+    from conftest import free_port
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from zhibu_qa.ui import build_app, launch
+    from zhibu_qa.ui_actions import Startup
+
+    settings = ui_server.settings.replace(port=free_port())
+    pending = Startup(ui_server.pipeline)  # never started: the app must say "please wait", not crash
+    demo = build_app(ui_server.pipeline, settings, pending, ui_server.work_dir)
+    _, url, _ = launch(demo, settings, ui_server.work_dir, prevent_thread_lock=True, quiet=True)
+    try:
+        with pytest.raises(AppError, match="知识库正在准备中"):
+            Client(url, verbose=False).predict("编辑部电话是多少？", api_name="/ask")
+        assert "zq-status" in httpx.get(url, timeout=30).text
+    finally:
+        demo.close()

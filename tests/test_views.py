@@ -134,3 +134,22 @@ def test_login_needs_both_user_and_password():
     assert auth_pair(Settings(auth_user="u", auth_password="p")) == ("u", "p")
     with pytest.raises(ConfigError):
         auth_pair(Settings(auth_user="u"))
+
+
+def test_startup_reports_a_missing_model_as_a_chinese_error_panel(tmp_path):
+    from conftest import CORPUS
+
+    from zhibu_qa.errors import ModelError, ZhibuError
+    from zhibu_qa.pipeline import Pipeline
+    from zhibu_qa.ui_actions import NotReady, Startup
+
+    settings = Settings(index_dir=str(tmp_path / "index"), embedding_model=str(tmp_path / "no-model"),
+                        corpus_paths=(str(CORPUS),))
+    startup = Startup(Pipeline(settings), log_fn=lambda s: None)
+    with pytest.raises(NotReady, match="正在准备"):
+        startup.check()
+    startup.run()
+    assert startup.state == "error" and isinstance(startup.error, ModelError)
+    assert "无法加载向量模型" in startup.error_panel()
+    with pytest.raises(ZhibuError):
+        startup.check()

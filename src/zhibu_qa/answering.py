@@ -16,14 +16,13 @@ from pathlib import Path
 
 from .citations import split_answer_sentences, support_score, validate_markers
 from .errors import BackendUnavailableError, ConfigError, GenerationError
-from .extractive import Candidate, candidates, coverage, question_terms, select, term_weights
-from .questions import Query, analyse
+from .extractive import ASKED_UNIT_RE, Candidate, candidates, coverage, question_terms, select, term_weights
+from .questions import NAMED_IDF, Query, analyse
 from .retrieval import Retriever
-from .text import map_span, split_sentences
+from .text import general_idf, map_span, split_sentences
 from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
-ASKED_UNIT_RE = re.compile(r"(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|天|年|处|支|所|批|类|种|万)")
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
 NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
@@ -54,7 +53,7 @@ def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool])
         for h in hits[:5])
     cov = coverage(context, weights) if weights else 0.0
     dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-    missing = tuple(t for t in weights if len(t) >= 2 and not _mentioned(t, corpus_has))
+    missing = tuple(t for t in weights if len(t) >= 2 and general_idf(t) >= NAMED_IDF and not _mentioned(t, corpus_has))
     total = sum(weights.values()) or 1.0
     return Evidence(cov, dense, missing, sum(weights[t] for t in missing) / total)
 
@@ -228,7 +227,7 @@ class AnswerService:
     def _extractive(self, query: Query, hits: Sequence[Hit]) -> Answer:
         weights = term_weights(question_terms(query.search))
         sim = (lambda sents: self.similarity(query.search, sents)) if self.similarity else None
-        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent, weights)
+        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent, weights, query.search)
         text, cits, sents = compose_extractive(chosen, hits, self.source_for)
         return Answer(query.original, text, False, None, tuple(cits), tuple(sents), tuple(hits), "extractive")
 

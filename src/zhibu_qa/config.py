@@ -44,7 +44,7 @@ class Settings:
     backend: str = "extractive"  # extractive | openai
     max_question_chars: int = 500
     max_answer_chars: int = 250
-    sentence_similarity: bool = True  # rerank answer sentences with the embedding model too
+    sentence_similarity: bool = False  # rerank answer sentences with the embedding model too
     # refusal thresholds (fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl)
     refuse_min_dense: float = 0.6
     refuse_min_coverage: float = 0.3

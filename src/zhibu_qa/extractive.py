@@ -90,9 +90,17 @@ def candidates(
     return out
 
 
-MAX_WINDOW = {"factoid": 2, "number": 2, "list": 4, "explain": 4, "compare": 2}
-# Score lost per 100 characters of answer: keeps factual answers short, lets lists run longer.
-LENGTH_PENALTY = {"factoid": 0.06, "number": 0.06, "list": 0.02, "explain": 0.03, "compare": 0.04}
+MAX_WINDOW = 2  # sentences in the core answer window; lists and explanations then extend forward
+# Score lost per 100 characters of answer: keeps factual answers short.
+LENGTH_PENALTY = 0.05
+# What an answer to a question of this shape looks like (bonus for windows that contain it).
+ANSWER_SHAPES = (
+    (re.compile(r"叫什么|名称|名字|品牌|称号|口号|什么模式|什么机制|什么体系|什么平台|什么工程|什么奖"), re.compile(r"“[^”]{2,20}”|《[^》]{2,30}》")),
+    (re.compile(r"哪一?年|哪天|什么时候|何时|哪个月|时间"), re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[上下]半年|今年|去年")),
+    (re.compile(r"谁|哪位|作者|书记是|主任是"), re.compile(r"[\u4e00-\u9fff]{2,4}(?:书记|主任|部长|局长|同志|说|介绍|表示|告诉记者)|文\s*/")),
+    (re.compile(r"在哪|哪里|地址|位于|什么地方|哪个地方"), re.compile(r"位于|坐落|地址|路\d+号|[\u4e00-\u9fff]{2,}(?:路|街|里|村|镇|区)")),
+)
+ASKED_UNIT_RE = re.compile(r"(?<!哪)(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|天|年|处|支|所|批|类|种|万|卷|倍|亿)")
 
 
 @dataclass(frozen=True)
@@ -105,44 +113,103 @@ class Window:
         return self.sentences[0].hit_index
 
 
-def windows(cands: Sequence[Candidate], weights: dict[str, float], intent: str) -> list[Window]:
+def shape_bonus(question: str, text: str) -> float:
+    """Bonus for text shaped like the answer asked for (a quantity with the asked unit, a quoted
+    name, a date, a person, a place).
+
+    Example: shape_bonus("清理了多少块牌子？", "清理牌子169块") > 0
+    """
+    bonus = 0.0
+    m = ASKED_UNIT_RE.search(question)
+    if m and re.search(rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*{re.escape(m.group(1))}", text):
+        bonus += 0.25
+    for asked, shape in ANSWER_SHAPES:
+        if asked.search(question) and shape.search(text):
+            bonus += 0.12
+    return bonus
+
+
+def local_weights(weights: dict[str, float], sentences: Sequence[str]) -> dict[str, float]:
+    """Re-weight question terms by how few candidate sentences contain them: a term every
+    sentence repeats (the article's topic) locates nothing; a rarer one points at the answer.
+
+    Example: local_weights({"甲": 1.0, "乙": 1.0}, ["甲乙", "甲", "甲"])["乙"] > 1.0
+    """
+    import math
+
+    n = len(sentences)
+    out = {}
+    for t, w in weights.items():
+        df = sum(1 for s in sentences if t in s)
+        out[t] = w * (1.0 + math.log((n + 1) / (df + 1)))
+    return out
+
+
+def windows(cands: Sequence[Candidate], weights: dict[str, float], question: str,
+            headers: Sequence[str] = ()) -> list[Window]:
     """Runs of 1..MAX_WINDOW consecutive sentences of one chunk, scored by the question terms they
-    cover together (so a subject in one sentence and its fact in the next count as one answer).
+    cover together with their chunk's header (title, column, section, authors), so a subject in
+    one sentence and its fact in the next count as one answer.
     """
     by_hit: dict[int, list[Candidate]] = {}
     for c in cands:
         by_hit.setdefault(c.hit_index, []).append(c)
-    size = MAX_WINDOW.get(intent, 2)
-    penalty = LENGTH_PENALTY.get(intent, 0.05)
     out: list[Window] = []
     for sents in by_hit.values():
         sents.sort(key=lambda c: c.start)
         for i in range(len(sents)):
-            for j in range(i + 1, min(i + size, len(sents)) + 1):
+            for j in range(i + 1, min(i + MAX_WINDOW, len(sents)) + 1):
                 run = tuple(sents[i:j])
                 text = "".join(c.text for c in run)
-                bonus = max(c.score - c.lexical for c in run)  # rank prior, number/list bonus, similarity
-                score = coverage(text, weights) + bonus - penalty * len(text) / 100
+                prior = max(c.score - c.lexical for c in run)  # rank prior and similarity
+                header = headers[run[0].hit_index] if headers else ""
+                score = (coverage(header + "\n" + text, weights) + prior + shape_bonus(question, text)
+                         - LENGTH_PENALTY * len(text) / 100)
                 out.append(Window(run, score))
     out.sort(key=lambda w: -w.score)
     return out
 
 
+def _extend(window: Window, cands: Sequence[Candidate], budget: int) -> list[Candidate]:
+    """The window plus the sentences that follow it in its chunk, while they fit the budget."""
+    chosen = list(window.sentences)
+    following = sorted((c for c in cands if c.hit_index == window.hit_index and c.start > chosen[-1].start),
+                       key=lambda c: c.start)
+    used = sum(len(c.text) for c in chosen)
+    for c in following:
+        if used + len(c.text) > budget:
+            break
+        chosen.append(c)
+        used += len(c.text)
+    return chosen
+
+
 def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
-           weights: dict[str, float] | None = None) -> list[Candidate]:
-    """Choose the best window (two from different articles for comparisons), in reading order."""
+           weights: dict[str, float] | None = None, question: str = "") -> list[Candidate]:
+    """Choose sentences by intent: the best window; lists and explanations read on from it;
+    comparisons take the best window for each of the two most important subjects.
+    """
     if not cands:
         return []
-    if weights is None:
-        weights = {}
-    ranked = windows(cands, weights, intent)
-    chosen = list(ranked[0].sentences)
-    if intent == "compare":
-        first_article = hits[ranked[0].hit_index].chunk.article_id
-        other = next((w for w in ranked[1:] if hits[w.hit_index].chunk.article_id != first_article), None)
-        if other is not None and other.score >= 0.5 * ranked[0].score:
-            chosen += other.sentences
+    weights = local_weights(weights or {}, [c.text for c in cands])
+    headers = [" ".join((h.meta.article_title, h.meta.column or "", h.meta.section or "", *h.meta.authors))
+               for h in hits]
+    ranked = windows(cands, weights, question, headers)
     budget = BUDGET.get(intent, 250)
+    if intent in ("list", "explain"):
+        chosen = _extend(ranked[0], cands, budget)
+    elif intent == "compare":
+        chosen = list(ranked[0].sentences)
+        subjects = sorted(weights, key=lambda t: -weights[t])[:2]
+        for subject in subjects:
+            if any(subject in c.text for c in chosen):
+                continue
+            other = next((w for w in ranked if any(subject in c.text for c in w.sentences)
+                          or subject in hits[w.hit_index].meta.article_title), None)
+            if other is not None:
+                chosen += [c for c in other.sentences if c not in chosen]
+    else:
+        chosen = list(ranked[0].sentences)
     while len(chosen) > 1 and sum(len(c.text) for c in chosen) > budget:
         chosen.pop()
     return sorted(set(chosen), key=lambda c: (c.hit_index, c.start))

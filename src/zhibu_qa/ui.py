@@ -131,9 +131,9 @@ def _eval_tab(gr) -> SimpleNamespace:
         upload = gr.File(label="上传 .jsonl", file_types=[".jsonl"], type="filepath")
     with gr.Row():
         configs = gr.CheckboxGroup(list(EVAL_CONFIGS), value=["hybrid"], label="检索配置")
-        limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）")
+        limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）", elem_id="zq-eval-limit")
     run = gr.Button("开始评测", variant="primary", elem_id="zq-run-eval")
-    error = gr.HTML()
+    error = gr.HTML(elem_id="zq-eval-error")
     status = gr.Markdown(elem_id="zq-eval-status")
     metrics = gr.Dataframe(type="array", interactive=False, label="总体指标")
     chart = gr.Image(type="filepath", label="指标对比图", interactive=False, height=360)
@@ -179,10 +179,10 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
                turn_state: turn, c.answer_text: actions.plain_answer(final)}
 
     inputs = [c.question, conv, c.backend, c.k, c.mode, c.columns, c.articles]
+    ask_kw = dict(concurrency_id="pipeline", show_progress_on=c.chatbot, **PRIVATE)
     for trigger in (c.question.submit, c.send.click):
-        trigger(respond, inputs, out, concurrency_id="pipeline", **PRIVATE)
-    c.examples.click(lambda s: s[0], c.examples, c.question, queue=False, **PRIVATE).then(
-        respond, inputs, out, concurrency_id="pipeline", **PRIVATE)
+        trigger(respond, inputs, out, **ask_kw)
+    c.examples.click(lambda s: s[0], c.examples, c.question, queue=False, **PRIVATE).then(respond, inputs, out, **ask_kw)
 
     def clear_chat():
         return ([], [], "", "", gr.update(choices=[], value=None), "", gr.update(interactive=False), views.hits_html([]),

@@ -25,7 +25,10 @@ MEAN_METRICS: tuple[str, ...] = (
     "key_fact_recall", "char_f1", "em", "rouge_l", "cites_gold", "citation_precision",
     "quote_validity", "groundedness",
 )
-REFUSAL_METRICS: tuple[str, ...] = ("refusal_precision", "refusal_recall", "refusal_f1", "false_refusal_rate")
+REFUSAL_METRICS: tuple[str, ...] = (
+    "refusal_precision", "refusal_recall", "refusal_f1", "false_refusal_rate", "partial_rate",
+    "refusal_or_partial_recall",
+)
 LATENCY_METRICS: tuple[str, ...] = ("latency_p50_ms", "latency_p95_ms", "latency_mean_ms")
 AGGREGATE_METRICS: tuple[str, ...] = MEAN_METRICS + REFUSAL_METRICS + LATENCY_METRICS
 
@@ -354,6 +357,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["refusal_recall"] = refusal["recall"]
     out["refusal_f1"] = refusal["f1"]
     out["false_refusal_rate"] = refusal["false_refusal_rate"]
+    # "partial": answered but flagged as only partly covered by the sources (not a refusal)
+    out["partial_rate"] = mean(float(bool(r.get("partial"))) for r in rows)
+    out["refusal_or_partial_recall"] = mean(
+        float(bool(r["refused"] or r.get("partial"))) for r in rows if not r["answerable"])
     latencies = [float(r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
     out["latency_p50_ms"] = percentile(latencies, 50) if latencies else None
     out["latency_p95_ms"] = percentile(latencies, 95) if latencies else None

@@ -108,7 +108,7 @@ def result_records(result: BenchmarkResult) -> list[dict[str, Any]]:
 
 def _record(r: CaseResult) -> dict[str, Any]:
     a, case = r.answer, r.case
-    metric_values = {k: v for k, v in r.row.items() if k not in ("id", "type", "answerable", "refused")}
+    metric_values = {k: v for k, v in r.row.items() if k not in ("id", "type", "answerable", "refused", "partial")}
     return {
         "id": case.id,
         "config": r.config,
@@ -122,6 +122,7 @@ def _record(r: CaseResult) -> dict[str, Any]:
         "answer": a.text,
         "refused": a.refused,
         "refusal_kind": a.refusal_kind,
+        "partial": r.row.get("partial", False),
         "backend": a.backend,
         "search_query": a.search_query,
         "citations": [
@@ -162,7 +163,8 @@ def diagnose(r: CaseResult) -> list[str]:
     if case.answerable and answer.refused:
         found.append("wrongly refused")
     if not case.answerable and not answer.refused:
-        found.append("answered an unanswerable question")
+        partly = " (flagged as partly covered)" if answer.refusal_kind == "partial" else ""
+        found.append("answered an unanswerable question" + partly)
     if case.answerable and case.gold_article:
         rank = m.first_gold_rank([h.meta.article_title for h in ranked_hits(answer)], case.gold_article)
         if rank is None:
@@ -188,9 +190,19 @@ def diagnose(r: CaseResult) -> list[str]:
 
 
 def worst_cases(results: Sequence[CaseResult], n: int = N_WORST) -> list[CaseResult]:
-    """The n lowest-quality imperfect results, worst first (ties by dataset order)."""
-    scored = [(case_quality(r.row), i, r) for i, r in enumerate(results)]
-    return [r for q, _, r in sorted(scored, key=lambda t: (t[0], t[1])) if q < 1.0 or diagnose(r)][:n]
+    """The n lowest-quality imperfect results, worst first.
+
+    Ties go round-robin over question types (then dataset order), so one type cannot fill the list.
+    """
+    seen: dict[tuple[float, str], int] = {}
+    keyed = []
+    for i, r in enumerate(results):
+        quality = case_quality(r.row)
+        if quality < 1.0 or diagnose(r):
+            tie = (quality, r.case.type)
+            seen[tie] = seen.get(tie, 0) + 1
+            keyed.append(((quality, seen[tie], i), r))
+    return [r for _, r in sorted(keyed, key=lambda t: t[0])][:n]
 
 
 # --- markdown --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..types import Answer, EvalCase
+from ..types import Answer, EvalCase, Hit
 from . import metrics as m
 
 AnswerFn = Callable[[EvalCase], Answer]
@@ -24,7 +24,7 @@ SECTION_K = 5
 EVIDENCE_K = 5
 # Row keys of score_case, in order; metric values are floats (0..1) or None when not applicable.
 ROW_KEYS: tuple[str, ...] = (
-    "id", "type", "answerable", "refused", *m.MEAN_METRICS, "latency_ms",
+    "id", "type", "answerable", "refused", "partial", *m.MEAN_METRICS, "latency_ms",
 )
 
 
@@ -57,7 +57,7 @@ class BenchmarkResult:
         return [r for r in self.results if r.config == config]
 
 
-def ranked_hits(answer: Answer) -> list:
+def ranked_hits(answer: Answer) -> list[Hit]:
     """The answer's hits in rank order (stable for equal ranks)."""
     return sorted(answer.hits, key=lambda h: h.rank)
 
@@ -68,10 +68,12 @@ def score_case(case: EvalCase, answer: Answer, source_text_lookup: m.SourceLooku
     Retrieval metrics are computed for answerable questions (refused or not); answer and citation
     metrics for answerable questions, where a refusal scores 0; `quote_validity` whenever there are
     citations and `groundedness` for every non-refused answer with sentences. Refusal is scored over
-    all questions by `metrics.aggregate`.
+    all questions by `metrics.aggregate`. `partial` is True for an answer that was given but
+    flagged as only partly covered by the sources.
     """
     row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
-    row.update(id=case.id, type=case.type, answerable=case.answerable, refused=bool(answer.refused))
+    row.update(id=case.id, type=case.type, answerable=case.answerable, refused=bool(answer.refused),
+               partial=not answer.refused and answer.refusal_kind == "partial")
     row["latency_ms"] = float(answer.latency_ms)
     hits = ranked_hits(answer)
     titles = [h.meta.article_title for h in hits]

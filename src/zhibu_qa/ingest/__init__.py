@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import IngestError
-from ..types import Issue, IngestReport, ParsedSource
+from ..types import IngestReport, Issue, ParsedSource
 
 MAX_SOURCE_BYTES = 20_000_000  # a text dump of one issue is ~0.2 MB; 50 MB files are refused
 

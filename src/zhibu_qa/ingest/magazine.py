@@ -15,7 +15,15 @@ from difflib import SequenceMatcher
 
 from ..text import title_key
 from ..types import Article, IngestReport, Issue, ParsedSource, Section
-from .layout import Block, Line, block_paragraph, build_blocks, drop_noise, is_noise, looks_like_heading, split_lines
+from .layout import (
+    Block,
+    Line,
+    block_paragraph,
+    build_blocks,
+    drop_noise,
+    is_noise,
+    split_lines,
+)
 
 MAGAZINE_DEFAULT = "天津支部生活"
 TOC_START_RE = re.compile(r"^目\s*录")
