@@ -70,10 +70,21 @@ def test_absent_place_is_refused_with_suggestions(service_parts):
 
 def test_refusal_policy_thresholds_come_from_the_policy():
     ev = Evidence(coverage=0.6, top_dense=0.5, missing=())
-    assert decide_refusal(ev, RefusalPolicy(min_coverage=0.5)) is None
-    assert decide_refusal(ev, RefusalPolicy(min_coverage=0.7)) == "not_covered"
+    assert decide_refusal(ev, RefusalPolicy(min_coverage=0.5, min_dense=0.0)) is None
+    assert decide_refusal(ev, RefusalPolicy(min_coverage=0.7, min_dense=0.0)) == "not_covered"
     assert decide_refusal(ev, RefusalPolicy(min_coverage=0.5, min_dense=0.6)) == "not_covered"
-    assert decide_refusal(Evidence(0.7, 0.9, ("东丽区",)), RefusalPolicy()) == "partial"
+    assert decide_refusal(Evidence(0.7, 0.9, ("东丽区",), 0.2), RefusalPolicy(max_missing=0.5)) == "partial"
+    assert decide_refusal(Evidence(0.7, 0.9, ("东丽区",), 0.6), RefusalPolicy(max_missing=0.5)) == "not_covered"
+
+
+def test_refusal_thresholds_are_read_from_settings(tmp_path):
+    from zhibu_qa.config import load_settings
+    from zhibu_qa.pipeline import Pipeline
+
+    s = load_settings(env={"ZHIBU_REFUSE_MIN_COVERAGE": "0.42", "ZHIBU_REFUSE_MAX_MISSING": "0.3"},
+                      index_dir=str(tmp_path), embedding_model="hashing:32")
+    policy = Pipeline(s).refusal_policy()
+    assert (policy.min_coverage, policy.max_missing, policy.min_dense) == (0.42, 0.3, s.refuse_min_dense)
 
 
 def test_injection_is_ignored_and_noticed(service_parts):

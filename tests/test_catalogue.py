@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import CORPUS, FIXTURES
+
 from zhibu_qa.catalogue import load_catalogue, merge_sources
 from zhibu_qa.config import load_settings
 from zhibu_qa.errors import IngestError

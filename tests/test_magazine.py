@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from conftest import CORPUS
+
 from zhibu_qa.text import title_key
 
 CORPUS_SHA256 = "79563b0497b722711eb61f1a84271d7b2386eb2ecb299fb45a9a12413306a7a5"

@@ -221,6 +221,10 @@ class Pipeline:
         vecs = self.embedder.embed_passages(sentences)
         return [float(x) for x in np.asarray(vecs) @ q]
 
+    def refusal_policy(self) -> RefusalPolicy:
+        s = self.settings
+        return RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_max_missing)
+
     def service(self, mode: str | None = None) -> AnswerService:
         mode = mode or self.settings.retrieval_mode
         if mode not in self._services:
@@ -228,7 +232,7 @@ class Pipeline:
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
             self._services[mode] = AnswerService(
                 retriever, self.source_for, self.corpus_has,
-                policy=RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_max_missing),
+                policy=self.refusal_policy(),
                 similarity=self.similarity if s.sentence_similarity else None, llm=self.llm, prompts_dir=PROMPTS_DIR,
                 max_question_chars=s.max_question_chars, context_tokens=s.llm_context_tokens, mode=mode,
             )
