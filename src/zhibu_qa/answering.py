@@ -52,7 +52,8 @@ def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool])
         "\n".join((h.chunk.text, h.meta.article_title, h.meta.section or "", h.meta.column or "", *h.meta.authors))
         for h in hits[:5])
     cov = coverage(context, weights) if weights else 0.0
-    dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+    # BM25-only retrieval has no dense scores: then the dense criterion does not apply
+    dense = max((h.dense_score for h in hits if h.dense_score is not None), default=1.0)
     missing = tuple(t for t in weights if len(t) >= 2 and general_idf(t) >= NAMED_IDF and not _mentioned(t, corpus_has))
     total = sum(weights.values()) or 1.0
     return Evidence(cov, dense, missing, sum(weights[t] for t in missing) / total)
