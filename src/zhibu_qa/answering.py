@@ -16,10 +16,21 @@ from pathlib import Path
 
 from .citations import split_answer_sentences, support_score, validate_markers
 from .errors import BackendUnavailableError, ConfigError, GenerationError
-from .extractive import ASKED_UNIT_RE, Candidate, candidates, coverage, question_terms, select, term_weights
-from .questions import NAMED_IDF, Query, analyse
+from .extractive import (
+    ASKED_UNIT_RE,
+    Candidate,
+    boost_quoted,
+    candidates,
+    coverage,
+    dedupe,
+    quantity_pattern,
+    question_terms,
+    select,
+    term_weights,
+)
+from .questions import NAMED_IDF, Query, analyse, classify, compare_subjects
 from .retrieval import Retriever
-from .text import general_idf, map_span, split_sentences
+from .text import general_idf, in_dictionary, map_span, split_sentences
 from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
@@ -54,9 +65,20 @@ def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool])
     cov = coverage(context, weights) if weights else 0.0
     # BM25-only retrieval has no dense scores: then the dense criterion does not apply
     dense = max((h.dense_score for h in hits if h.dense_score is not None), default=1.0)
-    missing = tuple(t for t in weights if len(t) >= 2 and general_idf(t) >= NAMED_IDF and not _mentioned(t, corpus_has))
+    missing = tuple(t for t in weights if _names_something(t) and not _mentioned(t, corpus_has))
     total = sum(weights.values()) or 1.0
     return Evidence(cov, dense, missing, sum(weights[t] for t in missing) / total)
+
+
+def _names_something(term: str) -> bool:
+    """A rare dictionary word or a longer unknown word; two-character unknowns are usually jieba
+    splitting a phrase oddly ("各清", "能卖"), not names.
+
+    Example: _names_something("东丽区") and not _names_something("各清")
+    """
+    if len(term) < 2 or general_idf(term) < NAMED_IDF:
+        return False
+    return len(term) >= 3 or in_dictionary(term)
 
 
 def _mentioned(term: str, corpus_has: Callable[[str], bool]) -> bool:
@@ -77,8 +99,7 @@ def lacks_asked_quantity(question: str, sentences: Sequence[str]) -> bool:
     m = ASKED_UNIT_RE.search(question)
     if not m:
         return False
-    unit = m.group(1)
-    pattern = re.compile(rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*{re.escape(unit)}")
+    pattern = re.compile(quantity_pattern(m.group(1)))
     return not any(pattern.search(s) for s in sentences)
 
 
@@ -204,7 +225,7 @@ class AnswerService:
                     notices.append(f"大模型服务出错（{exc}），以下为摘录式回答。")
                     yield "\n\n"
         if answer is None:
-            answer = self._extractive(query, hits[:k])
+            answer = self._extractive(query, hits[:k], filters)
             if lacks_asked_quantity(query.search, [s.text for s in answer.sentences]):
                 text, titles = refusal_text(query, hits, "not_covered", (), self.mode)
                 text = text.replace(NOT_COVERED, NOT_COVERED + "相关段落中没有问题所问的数字。", 1)
@@ -225,10 +246,30 @@ class AnswerService:
     def _finish(answer: Answer, t0: float) -> Answer:
         return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
 
-    def _extractive(self, query: Query, hits: Sequence[Hit]) -> Answer:
-        weights = term_weights(question_terms(query.search))
-        sim = (lambda sents: self.similarity(query.search, sents)) if self.similarity else None
-        chosen = select(candidates(hits, weights, query.intent, sim), hits, query.intent, weights, query.search)
+    def _choose(self, question: str, intent: str, hits: Sequence[Hit], offset: int = 0) -> list[Candidate]:
+        weights = boost_quoted(term_weights(question_terms(question)), question)
+        sim = (lambda sents: self.similarity(question, sents)) if self.similarity else None
+        cands = candidates(hits, weights, intent, sim)
+        chosen = select(cands, hits, intent, weights, question)
+        return [replace(c, hit_index=c.hit_index + offset) for c in chosen]
+
+    def _extractive(self, query: Query, hits: Sequence[Hit], filters: Filters = Filters()) -> Answer:
+        pair = compare_subjects(query.search) if query.intent == "compare" else None
+        if pair is None:
+            chosen = self._choose(query.search, query.intent, hits)
+        else:
+            # a comparison answers each side from its own search, so one side cannot crowd out the other
+            all_hits: list[Hit] = []
+            chosen = []
+            for _subject, other in (pair, pair[::-1]):
+                sub_query = query.search.replace(other, "")
+                sub_hits = self.retriever.retrieve(sub_query, len(hits), filters)
+                intent = classify(sub_query)
+                chosen += self._choose(sub_query, "factoid" if intent == "compare" else intent, sub_hits,
+                                       offset=len(all_hits))
+                all_hits += sub_hits
+            hits = all_hits
+            chosen = dedupe(chosen)
         text, cits, sents = compose_extractive(chosen, hits, self.source_for)
         return Answer(query.original, text, False, None, tuple(cits), tuple(sents), tuple(hits), "extractive")
 

@@ -44,6 +44,18 @@ def term_weights(terms: Sequence[str], idf: Callable[[str], float] = general_idf
     return {t: max(0.3, idf(t) - IDF_FLOOR) for t in terms}
 
 
+QUOTED_RE = re.compile(r"[“「『《]([^”」』》]{2,20})[”」』》]")
+
+
+def boost_quoted(weights: dict[str, float], question: str, factor: float = 2.0) -> dict[str, float]:
+    """Terms the asker put in quotes are what the question is about: weigh them up.
+
+    Example: boost_quoted({"盒子花": 1.0, "蓟州区": 1.0}, "“盒子花”是蓟州区的吧")["盒子花"] == 2.0
+    """
+    quoted = "".join(QUOTED_RE.findall(question))
+    return {t: w * factor if t in quoted else w for t, w in weights.items()}
+
+
 def coverage(text: str, weights: dict[str, float]) -> float:
     """Weighted share of question terms that occur in `text`.
 
@@ -100,7 +112,17 @@ ANSWER_SHAPES = (
     (re.compile(r"谁|哪位|作者|书记是|主任是"), re.compile(r"[\u4e00-\u9fff]{2,4}(?:书记|主任|部长|局长|同志|说|介绍|表示|告诉记者)|文\s*/")),
     (re.compile(r"在哪|哪里|地址|位于|什么地方|哪个地方"), re.compile(r"位于|坐落|地址|路\d+号|[\u4e00-\u9fff]{2,}(?:路|街|里|村|镇|区)")),
 )
-ASKED_UNIT_RE = re.compile(r"(?<!哪)(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|天|年|处|支|所|批|类|种|万|卷|倍|亿)")
+ASKED_UNIT_RE = re.compile(r"(?<!哪)(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|钱|天|年|处|支|所|批|类|种|万|卷|倍|亿)")
+# Measure words that answer each other ("多少人" is answered by "74 名").
+UNIT_ALIASES = {"人": "人|名|位", "名": "名|人|位", "位": "位|名|人", "钱": "元|万元", "个": "个|项|家|所"}
+
+
+def quantity_pattern(unit: str) -> str:
+    """Regex for a number followed by the asked measure word (or an equivalent one).
+
+    Example: re.search(quantity_pattern("钱"), "销售额都能达到上千元")
+    """
+    return rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*(?:{UNIT_ALIASES.get(unit, re.escape(unit))})"
 
 
 @dataclass(frozen=True)
@@ -121,7 +143,7 @@ def shape_bonus(question: str, text: str) -> float:
     """
     bonus = 0.0
     m = ASKED_UNIT_RE.search(question)
-    if m and re.search(rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*{re.escape(m.group(1))}", text):
+    if m and re.search(quantity_pattern(m.group(1)), text):
         bonus += 0.25
     for asked, shape in ANSWER_SHAPES:
         if asked.search(question) and shape.search(text):
@@ -213,6 +235,20 @@ def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
     while len(chosen) > 1 and sum(len(c.text) for c in chosen) > budget:
         chosen.pop()
     return sorted(set(chosen), key=lambda c: (c.hit_index, c.start))
+
+
+def dedupe(chosen: Sequence[Candidate]) -> list[Candidate]:
+    """Drop a sentence already chosen from another (overlapping) chunk.
+
+    Example: [c.text for c in dedupe([Candidate(0, 0, 2, "甲。", 1, 1), Candidate(1, 5, 7, "甲。", 1, 1)])] == ["甲。"]
+    """
+    seen: set[str] = set()
+    out = []
+    for c in chosen:
+        if c.text not in seen:
+            seen.add(c.text)
+            out.append(c)
+    return out
 
 
 def question_terms(question: str) -> list[str]:

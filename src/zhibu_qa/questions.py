@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import InputError
-from .text import cut, general_idf, normalize, split_sentences, tokenize
+from .text import cut, general_idf, normalize, split_sentences
 from .types import Turn
 
 # Clauses that try to give the system instructions instead of asking about the magazine.
@@ -31,7 +31,7 @@ INJECTION_RE = re.compile(
 NUMBER_RE = re.compile(r"(多少|几[个位项条名次年月天户块家种类所期人]|几|何时|哪一?年|哪天|什么时候|比例|百分|占比|第几|多大|多长|多久|多高|多远)")
 LIST_RE = re.compile(r"(哪些|哪几|有哪|包括什么|包括哪|分别是|分别|都有什么|都有哪|列举|几项|几个方面|哪五|哪四|哪三|哪两|哪六|哪七)")
 EXPLAIN_RE = re.compile(r"(为什么|为何|怎么|怎样|如何|原因|做法|举措|措施|经验|意义|作用|办法|路径|途径|方式)")
-COMPARE_RE = re.compile(r"(区别|不同|异同|相比|比较|对比|分别.*和|和.*分别|与.*相比|各自)")
+COMPARE_RE = re.compile(r"(区别|不同|不一样|异同|相比|比较|对比|分别|各自|各[是有叫卖清办发吸做用设]|都[有在搞])")
 FOLLOWUP_START_RE = re.compile(r"^(那|那么|还有|另外|此外|它|他|她|他们|她们|这个|这些|那个|其中|具体|详细|展开|再|接着|继续|第[一二三四五六七八九十\d]+[点条项个])")
 ORDINAL_RE = re.compile(r"第([一二三四五六七八九十\d]+)[点条项个]")
 PLACE_SUFFIXES = ("新区", "区", "县", "镇", "乡", "街道", "社区", "村")
@@ -85,7 +85,7 @@ def strip_injection(question: str) -> tuple[str, bool]:
 
 def classify(question: str) -> str:
     """Example: classify("和平区下放给街道的“五权”是哪五项？") == "list" """
-    if COMPARE_RE.search(question) and re.search(r"[和与及跟同]", question):
+    if COMPARE_RE.search(question) and compare_subjects(question):
         return "compare"
     if LIST_RE.search(question):
         return "list"
@@ -123,19 +123,75 @@ def _ordinal(question: str) -> int | None:
     return int(token) if token.isdigit() else CN_DIGITS.get(token)
 
 
+ENTITY_FLAGS = ("ns", "nt", "nr", "nz")  # jieba POS tags of place, organisation, person, other names
+NOUNISH = ("n", "ns", "nt", "nr", "nz", "ng", "m", "vn", "nrt", "nrfg")
+QUOTED_RE = re.compile(r"[“「『\"]([^”」』\"]{2,16})[”」』\"]")
+
+
+def _pos(text: str) -> list[tuple[str, str]]:
+    from .text import _jieba
+
+    _jieba()
+    import jieba.posseg as pseg
+
+    return [(w.word, w.flag) for w in pseg.lcut(normalize(text))]
+
+
+def entities(text: str) -> list[str]:
+    """Named things a question is about: quoted terms, then runs of place/organisation/person words.
+
+    Example: entities("那天津海事局打造了多少个“书记项目”？") == ["书记项目", "天津海事局"]
+    """
+    found = list(QUOTED_RE.findall(text))
+    run = ""
+    for word, flag in _pos(QUOTED_RE.sub(" ", text)) + [("", "x")]:
+        if flag in ENTITY_FLAGS or (run and flag in NOUNISH and len(word) >= 1 and word.endswith(PLACE_SUFFIXES)):
+            run += word
+            continue
+        if len(run) >= 2:
+            found.append(run)
+        run = ""
+    return list(dict.fromkeys(found))
+
+
 def places(text: str) -> list[str]:
-    """Place names (jieba words ending in 区/县/镇/街道/社区/村).
+    """Place names among the entities (ending in 区/县/镇/街道/社区/村).
 
     Example: places("那河东区呢") == ["河东区"]
     """
-    words = tokenize(text, keep_stopwords=True)
-    found = [w for w in words if len(w) >= 3 and w.endswith(PLACE_SUFFIXES)]
-    return sorted(set(found), key=text.find)
+    return [e for e in entities(text) if e.endswith(PLACE_SUFFIXES)]
+
+
+def compare_subjects(question: str) -> tuple[str, str] | None:
+    """The two things compared in "A和B…" questions.
+
+    Example: compare_subjects("盆罐庄村和第六埠村都搞直播带货，各卖什么？") == ("盆罐庄村", "第六埠村")
+    """
+    words = _pos(question)
+    for i, (word, flag) in enumerate(words):
+        if flag == "c" and word in ("和", "与", "及", "跟", "同"):
+            left, right = "", ""
+            j = i - 1
+            while j >= 0 and words[j][1] in NOUNISH:
+                left = words[j][0] + left
+                j -= 1
+            j = i + 1
+            while j < len(words) and words[j][1] in NOUNISH:
+                right += words[j][0]
+                j += 1
+            if len(left) >= 2 and len(right) >= 2:
+                return left, right
+    return None
+
+
+FOLLOW_CLAUSE_RE = re.compile(r"^(?:那么|那|还有|另外|此外)?(.{1,16}?)呢[？?，,]?(.*)$")
 
 
 def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
-    """Make a follow-up standalone by carrying the previous question's topic.
+    """Make a follow-up standalone by carrying the previous question's subject.
 
+    "那X呢？" swaps X into the previous question; a follow-up with its own predicate keeps it and
+    adds the previous question's subjects (its places only when it names no place of its own).
     Example: rewrite_followup("那河东区呢？", [Turn("和平区怎么为基层减负？", "…")]) == "河东区怎么为基层减负？"
     """
     prev = history[-1]
@@ -145,14 +201,28 @@ def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
         items = [plain[s:e] for s, e in split_sentences(plain)]
         if 0 < n <= len(items):
             return f"{items[n - 1]} {question}"
-    core = re.sub(r"^(那么|那|还有|另外|此外)", "", question).strip("？?呢 ")
-    new_places = places(core)
+    m = FOLLOW_CLAUSE_RE.match(question)
     old_places = places(prev.question)
-    if new_places and old_places:
-        return prev.question.replace(old_places[0], new_places[0], 1)
-    if len(core) <= 4:
-        return f"{prev.question} {core}".strip()
-    return f"{core} {' '.join(tokenize(prev.question))}"
+    if m and not m.group(2).strip("？? "):
+        subject = m.group(1).strip()
+        if old_places and places(subject):
+            return prev.question.replace(old_places[0], places(subject)[0], 1)
+        return f"{subject} {prev.question}"
+    core = re.sub(r"^(那么|那|还有|另外|此外)", "", question)
+    if m:
+        core = f"{m.group(1)} {m.group(2)}"
+    own = entities(core)
+    # a follow-up with nouns of its own ("它主要靠什么给基层减负") keeps its topic; one without
+    # ("那天津海事局打造了多少个") borrows the previous question's topic too
+    own_topic = any(flag in ("n", "vn") and len(word) >= 2 for word, flag in _pos(core))
+    # 他/她/它/这些/里面 point back at the previous subject, unless "X呢？它…" names it just before
+    refers = bool(PRONOUN_RE.search(core)) and not m
+    carried = [e for e in entities(prev.question) if e not in core
+               and not (own and e in old_places) and not (own_topic and not refers and e not in old_places)]
+    named = [] if own_topic else [
+        w for w in cut(prev.question) if general_idf(w) >= NAMED_IDF and w not in core
+        and not any(w in e for e in carried) and not (own and w in "".join(old_places))]
+    return " ".join([core.strip("？? "), *carried, *named]).strip()
 
 
 def analyse(question: str, history: Sequence[Turn] = (), *, max_chars: int = 500) -> Query:

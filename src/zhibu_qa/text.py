@@ -161,6 +161,13 @@ def general_idf(word: str) -> float:
     return math.log(jb.dt.total / (jb.dt.FREQ.get(word, 0) + 1))
 
 
+def in_dictionary(word: str) -> bool:
+    """Example: in_dictionary("东丽") and not in_dictionary("各清")"""
+    jb = _jieba()
+    jb.initialize()
+    return jb.dt.FREQ.get(word, 0) > 0
+
+
 @lru_cache(maxsize=1)
 def _encoding():
     import tiktoken
