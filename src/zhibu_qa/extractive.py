@@ -108,6 +108,7 @@ LENGTH_PENALTY = 0.05
 # What an answer to a question of this shape looks like (bonus for windows that contain it).
 ANSWER_SHAPES = (
     (re.compile(r"叫什么|名称|名字|品牌|称号|口号|什么模式|什么机制|什么体系|什么平台|什么工程|什么奖"), re.compile(r"“[^”]{2,20}”|《[^》]{2,30}》")),
+    (re.compile(r"多大|年纪|岁数|几岁|多少岁|年龄"), re.compile(r"\d+\s*岁|[一二三四五六七八九十]+岁")),
     (re.compile(r"哪一?年|哪天|什么时候|何时|哪个月|时间"), re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[上下]半年|今年|去年")),
     (re.compile(r"谁|哪位|作者|书记是|主任是"), re.compile(r"[\u4e00-\u9fff]{2,4}(?:书记|主任|部长|局长|同志|说|介绍|表示|告诉记者)|文\s*/")),
     (re.compile(r"在哪|哪里|地址|位于|什么地方|哪个地方"), re.compile(r"位于|坐落|地址|路\d+号|[\u4e00-\u9fff]{2,}(?:路|街|里|村|镇|区)")),
@@ -144,10 +145,10 @@ def shape_bonus(question: str, text: str) -> float:
     bonus = 0.0
     m = ASKED_UNIT_RE.search(question)
     if m and re.search(quantity_pattern(m.group(1)), text):
-        bonus += 0.25
+        bonus += 0.35
     for asked, shape in ANSWER_SHAPES:
         if asked.search(question) and shape.search(text):
-            bonus += 0.12
+            bonus += 0.2
     return bonus
 
 

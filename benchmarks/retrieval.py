@@ -1,0 +1,399 @@
+"""Speed, memory and retrieval-quality figures for zhibu-qa; prints tables (a benchmark, not a test).
+
+Shipped issue: cold index build (a fresh `zhibu-qa index` process, imports and model load included),
+warm rebuild (model loaded, rebuild=True), embedding throughput, query latency p50/p95 per mode and
+peak RSS, plus naive-baseline vs hybrid retrieval quality on eval/dataset.jsonl. Archive: N synthetic
+issues (transformed copies of the shipped one: new issue line, shuffled feature columns, rotated
+district names, perturbed numbers, shuffled sentences), ingested and indexed, then loaded in a fresh
+process for memory and latency. When the measured throughput says the N-issue build would exceed
+--max-build-minutes, only the first M issues are indexed and N-issue figures are projected
+(linear scaling) and labelled so. Each phase runs in its own subprocess, so peak RSS is per phase.
+Temp index dirs only; /work/main/index is never touched.
+
+Usage: python benchmarks/retrieval.py [--quick] [--issues 100] [--max-build-minutes 10]
+                                      [--no-quality] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = "corpus/tianjin-zhibu-shenghuo-2024-09b.txt"
+DATASET = "eval/dataset.jsonl"
+MODES = ("bm25", "dense", "hybrid")
+DISTRICTS = ("和平区 河东区 河西区 南开区 河北区 红桥区 东丽区 西青区 津南区 北辰区 武清区 宝坻区 宁河区 "
+             "静海区 蓟州区 滨海新区").split()
+DISTRICT_RE = re.compile("|".join(DISTRICTS))
+ISSUE_LINE_RE = re.compile(r"(上半月|下半月)?\s*\d{4}\s*年第\s*\d+\s*期·总第\s*\d+\s*期")
+SENTENCE_RE = re.compile(r".*?[。！？][”’」』]?|.+$", re.S)
+# Near-synonyms; each synthetic issue swaps a random half of them in its paragraphs, so chunks differ
+# between issues (the index embeds each distinct chunk text once; identical copies would be free).
+SYNONYMS = (("开展", "进行"), ("积极", "主动"), ("不断", "持续"), ("进一步", "更加"), ("群众", "居民"),
+            ("推动", "推进"), ("加强", "强化"), ("提升", "提高"), ("工作", "事务"), ("社区", "小区"),
+            ("党员", "同志"), ("发展", "建设"), ("服务", "帮扶"), ("基层", "一线"), ("坚持", "始终"),
+            ("实现", "达成"), ("通过", "借助"), ("问题", "难题"), ("今年", "本年"), ("深入", "扎实"))
+# Question variants so the 200 queries are not all verbatim eval questions (paraphrase-like forms).
+FORMS = ("{q}", "请问{s}？", "{s}，能具体说说吗？", "我想了解：{s}")
+
+
+# ---- synthetic archive --------------------------------------------------------------------------
+
+def issue_line(i: int) -> str:
+    """A distinct issue line per i (year, number, half are a bijection of i).
+
+    Example: issue_line(1) == "下半月 2024年第1期·总第1143期"
+    """
+    return f"{('上半月', '下半月')[i % 2]} {2024 - i // 24}年第{(i // 2) % 12 + 1}期·总第{1144 - i}期"
+
+
+def shuffle_columns(text: str, articles, rng: random.Random) -> str:
+    """Permute the feature ■-column groups in the TOC and the body the same way.
+
+    The parser matches TOC titles to the body in order, so whole column groups move together:
+    the TOC block from "■ column" to the next "■", and the body from the group's first article
+    to the next group's first article (the last group runs to the end of the file).
+    """
+    toc = re.search(r"(?m)^目\s*录.*\n", text)
+    end = text.find("\n声明", toc.end()) + 1
+    blocks = re.split(r"(?m)^(?=■)", text[toc.end():end])
+    head, groups = blocks[0], blocks[1:]
+    names = [g.splitlines()[0].lstrip("■ ").strip() for g in groups]
+    starts = {}
+    for a in articles:
+        if a.kind == "feature" and a.column in names:
+            starts[a.column] = min(starts.get(a.column, a.char_start), a.char_start)
+    feat = [n for n in names if n in starts]
+    fixed = names[:len(names) - len(feat)]
+    if names[len(fixed):] != feat or sorted(feat, key=starts.get) != feat:
+        return text  # unexpected layout: leave the order alone
+    bounds = [starts[n] for n in feat] + [len(text)]
+    body = [text[bounds[j]:bounds[j + 1]].rstrip("\n") + "\n\n" for j in range(len(feat))]
+    toc_groups = [g.rstrip("\n") + "\n\n" for g in groups[len(fixed):]]
+    order = list(range(len(feat)))
+    rng.shuffle(order)
+    return (text[:toc.end()] + head + "".join(groups[:len(fixed)]) + "".join(toc_groups[j] for j in order)
+            + text[end:bounds[0]] + "".join(body[j] for j in order))
+
+
+def vary_line(line: str, rng: random.Random, swaps: dict[str, str]) -> str:
+    """Swap near-synonyms, perturb the digits and shuffle the sentences of a body paragraph line.
+
+    Example: vary_line("甲。乙。", random.Random(1), {}) in ("甲。乙。", "乙。甲。")
+    """
+    if swaps:
+        line = re.sub("|".join(swaps), lambda m: swaps[m[0]], line)
+    line = re.sub(r"\d+", lambda m: str(rng.randint(10 ** (len(m[0]) - 1), 10 ** len(m[0]) - 1)), line)
+    parts = SENTENCE_RE.findall(line)
+    tail = [] if parts and parts[-1][-1] in "。！？”’」』" else parts[-1:]  # an unfinished last sentence stays last
+    whole = parts[:len(parts) - len(tail)]
+    if len(whole) > 1:
+        rng.shuffle(whole)
+        line = "".join(whole + tail)
+    return line
+
+
+def synth_issue(text: str, articles, i: int, *, shuffle: bool = True) -> str:
+    rng = random.Random(i)
+    if shuffle:
+        text = shuffle_columns(text, articles, rng)
+    text = DISTRICT_RE.sub(lambda m: DISTRICTS[(DISTRICTS.index(m[0]) + i) % len(DISTRICTS)], text)
+    swaps = {a: b for a, b in SYNONYMS if rng.random() < 0.5}
+    text = "\n".join(vary_line(ln, rng, swaps) if len(ln) > 40 else ln for ln in text.split("\n"))
+    return ISSUE_LINE_RE.sub(issue_line(i), text, count=1)
+
+
+def write_archive(n: int, out_dir: Path) -> dict:
+    """Write n synthetic issues; each is parsed once to check it still yields every article."""
+    from zhibu_qa.ingest import parse_text, read_and_parse
+
+    shipped = read_and_parse(SHIPPED)
+    want = len(shipped.articles)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fallbacks, ids = 0, set()
+    for i in range(n):
+        text = synth_issue(shipped.text, shipped.articles, i)
+        parsed = parse_text(text, f"synthetic-{i}", f"{i:064x}")
+        if len(parsed.articles) != want or parsed.report.toc_unmatched:
+            fallbacks += 1
+            text = synth_issue(shipped.text, shipped.articles, i, shuffle=False)
+            parsed = parse_text(text, f"synthetic-{i}", f"{i:064x}")
+        ids.add(parsed.issue.id)
+        (out_dir / f"synthetic-{i:04d}.txt").write_text(text, encoding="utf-8")
+    return {"issues": n, "distinct_ids": len(ids), "unshuffled_fallbacks": fallbacks}
+
+
+# ---- measuring helpers --------------------------------------------------------------------------
+
+def settings(index_dir: Path, **kw):
+    from zhibu_qa.config import load_settings
+
+    return load_settings(index_dir=str(index_dir), **kw)
+
+
+def rss_mb() -> float:
+    """Current resident set size (VmRSS) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KB
+
+
+def queries(n: int) -> list[str]:
+    """n queries: eval questions in turn, each in one of FORMS (verbatim, 请问…, …能具体说说吗 …)."""
+    qs = [json.loads(ln)["question"] for ln in (ROOT / DATASET).read_text(encoding="utf-8").splitlines() if ln]
+    out = []
+    for i in range(n):
+        q = qs[(i * 7) % len(qs)]  # stride 7 is coprime with 185: every question before repeats
+        out.append(FORMS[i % len(FORMS)].format(q=q, s=q.rstrip("？?。 ").removeprefix("请问")))
+    return out
+
+
+def latency(pipe, mode: str, qs: list[str], warmup: int = 5) -> dict:
+    for q in qs[:warmup]:
+        pipe.search(q, 5, mode)
+    ms = np.array([pipe.search(q, 5, mode)[1] for q in qs])
+    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "n": len(qs)}
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+# ---- phases (each in its own process) -----------------------------------------------------------
+
+def phase_shipped(work: Path, args) -> dict:
+    """Warm build, embedding throughput, latency per mode, RSS; then naive vs hybrid quality."""
+    from zhibu_qa.chunking import chunk_catalogue
+    from zhibu_qa.pipeline import Pipeline
+
+    pipe = Pipeline(settings(work / "shipped"))
+    pipe.ingest([SHIPPED])
+    t0 = time.perf_counter()
+    pipe.embedder.embed_queries(["加载模型"])
+    out: dict = {"model_load_s": time.perf_counter() - t0}
+    chunks, _ = chunk_catalogue(pipe.catalogue.articles, pipe.catalogue.issues, pipe.chunker)
+    texts = [c.embed_text for c in chunks][:args.throughput_chunks or None]
+    t0 = time.perf_counter()
+    pipe.embedder.embed_passages(texts)
+    out["embed_chunks"] = len(texts)
+    out["embed_chunks_per_s"] = len(texts) / (time.perf_counter() - t0)
+    stats = pipe.build_index(rebuild=True)
+    out.update(n_chunks=stats.n_chunks, warm_build_s=stats.seconds)
+    qs = queries(args.queries)
+    out["latency"] = {mode: latency(pipe, mode, qs) for mode in MODES}
+    out.update(rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb(), index_mb=dir_mb(work / "shipped" / "store"))
+    if args.quality:
+        out["quality"] = quality(pipe, work / "eval-out", args.quality_limit)
+    return out
+
+
+def quality(pipe, out_dir: Path, limit: int | None) -> dict:
+    from zhibu_qa.benchmark import run_eval
+
+    t0 = time.perf_counter()
+    run_eval(pipe, ROOT / DATASET, out_dir, ["hybrid", "naive"], limit=limit, progress=False)
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    keys = ("hit@1", "hit@3", "hit@5", "mrr", "section_hit@5", "evidence_hit@5", "key_fact_recall")
+    res = {c: {k: report["configs"][c]["overall"].get(k) for k in keys} for c in ("hybrid", "naive")}
+    res["n_questions"] = report["configs"]["hybrid"]["overall"].get("n")
+    res["eval_s"] = time.perf_counter() - t0
+    return res
+
+
+def phase_archive_build(work: Path, args) -> dict:
+    from zhibu_qa.pipeline import Pipeline
+
+    src = work / "archive-src"
+    paths = sorted(src.glob("*.txt"))[:args.build_issues]
+    pipe = Pipeline(settings(work / "archive"))
+    t0 = time.perf_counter()
+    pipe.ingest(paths)
+    out: dict = {"built_issues": len(paths), "ingest_s": time.perf_counter() - t0}
+    pipe.embedder.embed_queries(["加载模型"])
+    t0 = time.perf_counter()
+    stats = pipe.build_index(progress=args.progress)
+    out.update(build_s=time.perf_counter() - t0, n_chunks=stats.n_chunks, n_embedded=stats.n_embedded,
+               n_articles=len(pipe.catalogue.articles), peak_rss_mb=peak_rss_mb())
+    return out
+
+
+def phase_archive_query(work: Path, args) -> dict:
+    """A fresh process, as a server would start: model, then index, then queries."""
+    from zhibu_qa.pipeline import Pipeline
+
+    out: dict = {"rss_start_mb": rss_mb()}
+    pipe = Pipeline(settings(work / "archive"))
+    pipe.embedder.embed_queries(["加载模型"])
+    out["rss_model_mb"] = rss_mb()
+    t0 = time.perf_counter()
+    index = pipe.index
+    out.update(index_load_s=time.perf_counter() - t0, rss_index_mb=rss_mb(),
+               vectors_mb=index.vectors.nbytes / 2**20, dim=int(index.vectors.shape[1]),
+               index_disk_mb=dir_mb(work / "archive" / "store"))
+    qs = queries(args.queries)
+    out["latency"] = {mode: latency(pipe, mode, qs) for mode in MODES}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+PHASES = {"shipped": phase_shipped, "archive-build": phase_archive_build, "archive-query": phase_archive_query}
+
+
+# ---- driver -------------------------------------------------------------------------------------
+
+def run_phase(name: str, work: Path, args, **extra) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--work", str(work), "--queries", str(args.queries),
+           "--throughput-chunks", str(args.throughput_chunks)]
+    cmd += ["--no-quality"] if not args.quality else []
+    cmd += ["--quality-limit", str(args.quality_limit)] if args.quality_limit else []
+    cmd += ["--progress"] if args.progress else []
+    cmd += [f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]
+    print(f"[{time.strftime('%H:%M:%S')}] phase {name} …", file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return json.loads((work / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def cold_build(work: Path) -> dict:
+    """Time `zhibu-qa ingest` and `zhibu-qa index` as new processes (imports and model load included)."""
+    cli = [sys.executable, "-m", "zhibu_qa.cli", "--index-dir", str(work / "cold")]
+    t0 = time.perf_counter()
+    subprocess.run([*cli, "ingest", SHIPPED], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    t1 = time.perf_counter()
+    subprocess.run([*cli, "index", "--quiet"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    t2 = time.perf_counter()
+    return {"ingest_s": t1 - t0, "index_s": t2 - t1, "peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN)}
+
+
+def report(res: dict) -> str:
+    c, s, n = res["cold"], res["shipped"], res["issues"]
+    rows = [("index build, cold (new `zhibu-qa index` process)", f"{c['index_s']:.1f} s", "measured"),
+            ("  ingest (new process)", f"{c['ingest_s']:.1f} s", "measured"),
+            ("  peak RSS of the cold build process", f"{c['peak_rss_mb']:.0f} MB", "measured"),
+            ("index build, warm (model loaded, rebuild=True)", f"{s['warm_build_s']:.1f} s", "measured"),
+            ("chunks", f"{s['n_chunks']}", "measured"),
+            ("embedding throughput", f"{s['embed_chunks_per_s']:.1f} chunks/s ({s['embed_chunks']} chunks)",
+             "measured"),
+            ("model load", f"{s['model_load_s']:.1f} s", "measured")]
+    rows += [(f"query latency {m} p50 / p95 ({v['n']} queries)", f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms",
+              "measured") for m, v in s["latency"].items()]
+    rows += [("RSS after queries / peak RSS (this phase)", f"{s['rss_mb']:.0f} / {s['peak_rss_mb']:.0f} MB",
+              "measured"), ("index on disk", f"{s['index_mb']:.1f} MB", "measured")]
+    lines = ["## Shipped issue", *table(rows)]
+    a, b, q = res["archive"], res["archive_build"], res["archive_query"]
+    m = b["built_issues"]
+    tag = "measured" if m == n else f"measured on {m} issues"
+    scale = n / m
+    rows = [("issues generated (distinct ids / unshuffled fallbacks)",
+             f"{a['issues']} ({a['distinct_ids']} / {a['unshuffled_fallbacks']})", "measured"),
+            ("issues indexed", f"{m}", "measured"),
+            ("articles / chunks indexed", f"{b['n_articles']} / {b['n_chunks']}", tag),
+            ("distinct chunk texts embedded", f"{b['n_embedded']}", tag),
+            ("ingest time", f"{b['ingest_s']:.1f} s", tag),
+            ("index build time (model loaded)", f"{b['build_s']:.0f} s ({b['build_s'] / 60:.1f} min)", tag),
+            ("build throughput", f"{b['n_embedded'] / b['build_s']:.1f} chunks/s", tag),
+            ("peak RSS of the build process", f"{b['peak_rss_mb']:.0f} MB", tag)]
+    if m != n:
+        rows.append((f"index build time for {n} issues", f"{b['build_s'] * scale / 60:.0f} min", "projected (linear)"))
+    rows += [("index build time for 1000 issues", f"{b['build_s'] * 1000 / m / 3600:.1f} h", "projected (linear)"),
+             (f"vectors in memory ({q['dim']}-dim float32)", f"{q['vectors_mb']:.1f} MB", tag),
+             ("index on disk", f"{q['index_disk_mb']:.0f} MB", tag),
+             ("index load time (fresh process)", f"{q['index_load_s']:.1f} s", tag),
+             ("RSS: start / model loaded / index loaded",
+              f"{q['rss_start_mb']:.0f} / {q['rss_model_mb']:.0f} / {q['rss_index_mb']:.0f} MB", tag),
+             ("peak RSS of the query process", f"{q['peak_rss_mb']:.0f} MB", tag)]
+    if m != n:
+        rows.append((f"vectors in memory for {n} issues", f"{q['vectors_mb'] * scale:.0f} MB", "projected (linear)"))
+    rows.append(("vectors in memory for 1000 issues", f"{q['vectors_mb'] * 1000 / m:.0f} MB", "projected (linear)"))
+    rows += [(f"query latency {mo} p50 / p95 ({v['n']} queries)", f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms", tag)
+             for mo, v in q["latency"].items()]
+    lines += ["", f"## Synthetic archive ({n} issues requested)", *table(rows)]
+    if "quality" in s:
+        qu = s["quality"]
+        keys = [k for k in qu["hybrid"] if qu["hybrid"][k] is not None]
+        lines += ["", f"## Retrieval quality on {DATASET} ({qu['n_questions']} questions, {qu['eval_s']:.0f} s)",
+                  "| metric | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+        for cfg in ("naive", "hybrid"):
+            lines.append(f"| {cfg} | " + " | ".join(f"{qu[cfg][k]:.3f}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def table(rows) -> list[str]:
+    return ["| figure | value | how |", "|---|---:|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="2 issues, 50 queries, 30 eval questions, 128 chunks for throughput")
+    p.add_argument("--issues", type=int, default=100, help="synthetic archive size (default 100)")
+    p.add_argument("--max-build-minutes", type=float, default=10.0,
+                   help="index fewer issues (and project) when the archive build would take longer; 0 = no limit")
+    p.add_argument("--queries", type=int, default=200, help="queries per retrieval mode (default 200)")
+    p.add_argument("--no-quality", dest="quality", action="store_false", help="skip naive vs hybrid quality")
+    p.add_argument("--quality-limit", type=int, default=None, help="only the first N eval questions")
+    p.add_argument("--throughput-chunks", type=int, default=0, help="chunks for the throughput run (0 = all)")
+    p.add_argument("--progress", action="store_true", help="show the embedding progress bar of the archive build")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument("--out", help="also write all figures to this JSON file")
+    p.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    p.add_argument("--work", help=argparse.SUPPRESS)
+    p.add_argument("--build-issues", type=int, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    out_file = Path(args.out).resolve() if args.out else None
+    os.chdir(ROOT)  # settings hold repo-relative paths (model, user dictionary, corpus)
+    if args.phase:
+        work = Path(args.work)
+        (work / f"{args.phase}.json").write_text(json.dumps(PHASES[args.phase](work, args)), encoding="utf-8")
+        return 0
+    if args.quick:
+        args.issues, args.queries = min(args.issues, 2), min(args.queries, 50)
+        args.quality_limit = args.quality_limit or 30
+        args.throughput_chunks = args.throughput_chunks or 128
+    work = Path(tempfile.mkdtemp(prefix="zhibu-bench-"))
+    started = time.perf_counter()
+    try:
+        res: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv[1:], "issues": args.issues,
+                     "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
+        print(f"[{time.strftime('%H:%M:%S')}] cold build …", file=sys.stderr, flush=True)
+        res["cold"] = cold_build(work)
+        res["shipped"] = run_phase("shipped", work, args)
+        res["archive"] = write_archive(args.issues, work / "archive-src")
+        per_issue = res["shipped"]["n_chunks"]
+        projected_s = args.issues * per_issue / res["shipped"]["embed_chunks_per_s"]
+        budget = args.max_build_minutes * 60
+        m = args.issues if not budget or projected_s <= budget else max(1, int(args.issues * budget / projected_s))
+        res["archive_projected_embed_s"] = projected_s
+        res["archive_build"] = run_phase("archive-build", work, args, build_issues=m)
+        res["archive_query"] = run_phase("archive-query", work, args)
+        res["load_avg_end"] = os.getloadavg()
+        res["total_s"] = time.perf_counter() - started
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(report(res))
+    print(f"\n(total {res['total_s'] / 60:.1f} min; load average {res['load_avg_start'][0]:.1f} at start, "
+          f"{res['load_avg_end'][0]:.1f} at end; {res['cpus']} CPUs)")
+    if out_file:
+        out_file.write_text(json.dumps(res, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
