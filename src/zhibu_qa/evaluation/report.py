@@ -145,12 +145,12 @@ def _record(r: CaseResult) -> dict[str, Any]:
 def case_quality(row: Mapping[str, Any]) -> float:
     """0..1 quality of one row for ranking the worst questions (not a reported metric).
 
-    Unanswerable: 1 if refused else 0. Answerable: mean of hit@5, key_fact_recall, cites_gold,
-    rouge_l and quote_validity where present.
+    Unanswerable: 1 if refused else 0. Answerable: 0 if refused, else the mean of hit@5,
+    key_fact_recall, cites_gold, rouge_l and quote_validity where present.
     Example: case_quality({"answerable": False, "refused": False}) == 0.0
     """
-    if not row["answerable"]:
-        return 1.0 if row["refused"] else 0.0
+    if not row["answerable"] or row["refused"]:
+        return float(row["refused"] and not row["answerable"])
     keys = ("hit@5", "key_fact_recall", "cites_gold", "rouge_l", "quote_validity")
     value = m.mean(row.get(k) for k in keys)
     return 0.0 if value is None else value
