@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--index-dir", default=str(ROOT / "index"))
     ap.add_argument("--out", default=str(ROOT / "docs"))
     ap.add_argument("--eval-limit", type=int, default=8)
+    ap.add_argument("--startup-shot", help="also save the page as it looks while the index is built")
     args = ap.parse_args()
 
     from selenium.webdriver.common.by import By
@@ -71,8 +72,12 @@ def main() -> None:
     wait = WebDriverWait(driver, 900)
     try:
         driver.get(url)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#zq-question textarea, #zq-question input")))
+        print(f"page loaded after {time.perf_counter() - t0:.1f} s; banner: "
+              f"{driver.find_element(By.ID, 'zq-status').text.strip()[:60]!r}")
+        if not startup.ready and args.startup_shot:
+            save(driver, Path(args.startup_shot))
         wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#zq-table tbody tr")))
         print(f"page usable after {time.perf_counter() - t0:.1f} s (startup {startup.seconds:.1f} s)")
 
         driver.find_element(By.CSS_SELECTOR, "#zq-question textarea, #zq-question input").send_keys(QUESTION)

@@ -162,3 +162,15 @@ def test_http_error_falls_back_to_extractive_with_notice(service_parts, stub_ser
     ans = make_service(service_parts, llm=llm).answer("和平区下放给街道的“五权”是哪五项？", backend="openai")
     assert ans.backend == "extractive" and "吹哨调度权" in ans.text
     assert any("大模型服务出错" in n for n in ans.notices)
+
+
+def test_non_chinese_question_without_support_is_refused_politely(service_parts):
+    ans = make_service(service_parts).answer("What is the capital of France?")
+    assert ans.refused and ans.text.startswith("本刊")
+
+
+def test_too_long_question_is_an_input_error(service_parts):
+    from zhibu_qa.errors import InputError
+
+    with pytest.raises(InputError):
+        make_service(service_parts).answer("请问" * 300)

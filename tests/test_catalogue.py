@@ -98,3 +98,24 @@ def test_catalogue_json_round_trips(pipe):
     assert data["sources"][0]["issue"]["total_number"] == 1144
     again = load_catalogue(pipe.index_dir)
     assert again.articles == pipe.catalogue.articles
+
+
+def test_oversized_file_is_refused_before_reading(pipe, tmp_path):
+    big = tmp_path / "huge.txt"
+    with big.open("wb") as fh:  # a sparse 50 MB file: the size check must fire before any read
+        fh.truncate(50 * 1024 * 1024)
+    with pytest.raises(IngestError, match="MB"):
+        pipe.ingest([big])
+    assert not (pipe.index_dir / "catalogue.json").exists()
+
+
+def test_pdf_without_text_layer_is_refused(pipe, tmp_path):
+    pytest.importorskip("reportlab")
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "scan.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.rect(100, 100, 200, 200, fill=1)
+    c.save()
+    with pytest.raises(IngestError, match="text layer"):
+        pipe.ingest([pdf])

@@ -87,3 +87,28 @@ def test_search_and_ask_json(built_settings, tmp_path):
     assert lines[1]["refused"] and lines[1]["refusal_kind"] == "not_covered"
     assert {"question", "answer", "refused", "refusal_kind", "citations", "sentences", "hits", "backend",
             "latency_ms"} <= set(lines[0])
+
+
+def test_corrupted_model_file_is_one_line(tmp_path):
+    torch = pytest.importorskip("torch")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    torch.save({"w": torch.zeros(2)}, src / "pytorch_model.bin")
+    target = tmp_path / "model"
+    assert run("fetch-model", "--model-dir", str(target), "--from-dir", str(src)).returncode == 0
+    (target / "config.json").write_text('{"model_type": "tampered"}')
+    r = run("fetch-model", "--model-dir", str(target))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "corrupted" in r.stderr
+
+
+@pytest.mark.integration
+def test_eval_rejects_a_malformed_dataset_with_exit_2(built_settings, tmp_path):
+    env = {"ZHIBU_EMBEDDING_MODEL": built_settings.embedding_model, "ZHIBU_USER_DICT": built_settings.user_dict}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "question": "问"}\nnot json\n', encoding="utf-8")
+    out = tmp_path / "out"
+    r = run("--index-dir", built_settings.index_dir, "eval", "--dataset", str(bad), "--out", str(out), env=env)
+    assert r.returncode == 2
+    assert "line 1" in r.stderr and "line 2" in r.stderr
+    assert not out.exists()
