@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ROOT
+
 from zhibu_qa.benchmark import run_eval
 from zhibu_qa.errors import DatasetError
 from zhibu_qa.evaluation.runner import compare_to_floors, load_floors

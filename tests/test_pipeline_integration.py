@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import FIXTURES
+
 from zhibu_qa.pipeline import Pipeline
 from zhibu_qa.text import title_key
 
