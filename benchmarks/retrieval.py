@@ -10,8 +10,7 @@ process for memory and latency. When the measured throughput says the N-issue bu
 (linear scaling) and labelled so. Each phase runs in its own subprocess, so peak RSS is per phase.
 Temp index dirs only; /work/main/index is never touched.
 
-Usage: python benchmarks/retrieval.py [--quick] [--issues 100] [--max-build-minutes 10]
-                                      [--no-quality] [--out FILE.json]
+Usage: python benchmarks/retrieval.py [--quick] [--issues 100] [--max-build-minutes 10] [--out F.json]
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zhibu_qa.config import load_settings
 from zhibu_qa.text import title_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,14 +136,12 @@ def write_archive(n: int, out_dir: Path) -> dict:
     """Write n synthetic issues; each is parsed once to check it still yields every article."""
     from zhibu_qa.ingest import parse_text, read_and_parse
 
-    shipped = read_and_parse(SHIPPED)
-    want = len(shipped.articles)
+    shipped, fallbacks, ids = read_and_parse(SHIPPED), 0, set()
     out_dir.mkdir(parents=True, exist_ok=True)
-    fallbacks, ids = 0, set()
     for i in range(n):
         text = synth_issue(shipped.text, shipped.articles, i)
         parsed = parse_text(text, f"synthetic-{i}", f"{i:064x}")
-        if len(parsed.articles) != want or parsed.report.toc_unmatched:
+        if len(parsed.articles) != len(shipped.articles) or parsed.report.toc_unmatched:
             fallbacks += 1
             text = synth_issue(shipped.text, shipped.articles, i, bold=False)
             parsed = parse_text(text, f"synthetic-{i}", f"{i:064x}")
@@ -154,18 +152,9 @@ def write_archive(n: int, out_dir: Path) -> dict:
 
 # ---- measuring helpers --------------------------------------------------------------------------
 
-def settings(index_dir: Path, **kw):
-    from zhibu_qa.config import load_settings
-
-    return load_settings(index_dir=str(index_dir), **kw)
-
-
 def rss_mb() -> float:
     """Current resident set size (VmRSS) in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return int(re.search(r"VmRSS:\s*(\d+)", Path("/proc/self/status").read_text())[1]) / 1024
 
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
@@ -175,11 +164,8 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 def queries(n: int) -> list[str]:
     """n queries: eval questions in turn, each in one of FORMS (verbatim, 请问…, …能具体说说吗 …)."""
     qs = [json.loads(ln)["question"] for ln in (ROOT / DATASET).read_text(encoding="utf-8").splitlines() if ln]
-    out = []
-    for i in range(n):
-        q = qs[(i * 7) % len(qs)]  # stride 7 is coprime with 185: every question before repeats
-        out.append(FORMS[i % len(FORMS)].format(q=q, s=q.rstrip("？?。 ").removeprefix("请问")))
-    return out
+    qs = [qs[(i * 7) % len(qs)] for i in range(n)]  # stride 7 is coprime with 185: all before repeats
+    return [FORMS[i % len(FORMS)].format(q=q, s=q.rstrip("？?。 ").removeprefix("请问")) for i, q in enumerate(qs)]
 
 
 def latency(pipe, mode: str, qs: list[str], warmup: int = 5) -> dict:
@@ -200,13 +186,13 @@ def phase_shipped(work: Path, args) -> dict:
     from zhibu_qa.chunking import chunk_catalogue
     from zhibu_qa.pipeline import Pipeline
 
-    pipe = Pipeline(settings(work / "shipped"))
+    pipe = Pipeline(load_settings(index_dir=str(work / "shipped")))
     pipe.ingest([SHIPPED])
     t0 = time.perf_counter()
     pipe.embedder.embed_queries(["加载模型"])
     out: dict = {"model_load_s": time.perf_counter() - t0}
     chunks, _ = chunk_catalogue(pipe.catalogue.articles, pipe.catalogue.issues, pipe.chunker)
-    texts = [c.embed_text for c in chunks][:args.throughput_chunks or None]
+    texts = [c.embed_text for c in chunks][:128 if args.quick else None]
     t0 = time.perf_counter()
     pipe.embedder.embed_passages(texts)
     out["embed_chunks"] = len(texts)
@@ -235,19 +221,22 @@ def quality(pipe, out_dir: Path, limit: int | None) -> dict:
 
 
 def phase_archive_build(work: Path, args) -> dict:
+    from zhibu_qa.chunking import chunk_catalogue
     from zhibu_qa.pipeline import Pipeline
 
     src = work / "archive-src"
     paths = sorted(src.glob("*.txt"))[:args.build_issues]
-    pipe = Pipeline(settings(work / "archive"))
+    pipe = Pipeline(load_settings(index_dir=str(work / "archive")))
     t0 = time.perf_counter()
     pipe.ingest(paths)
     out: dict = {"built_issues": len(paths), "ingest_s": time.perf_counter() - t0}
     pipe.embedder.embed_queries(["加载模型"])
     t0 = time.perf_counter()
     stats = pipe.build_index(progress=args.progress)
-    out.update(build_s=time.perf_counter() - t0, n_chunks=stats.n_chunks, n_embedded=stats.n_embedded,
-               n_articles=len(pipe.catalogue.articles), peak_rss_mb=peak_rss_mb())
+    build_s = time.perf_counter() - t0
+    chunks, _ = chunk_catalogue(pipe.catalogue.articles, pipe.catalogue.issues, pipe.chunker)
+    out.update(build_s=build_s, n_chunks=stats.n_chunks, peak_rss_mb=peak_rss_mb(),
+               n_distinct=len({c.embed_text for c in chunks}), n_articles=len(pipe.catalogue.articles))
     return out
 
 
@@ -256,7 +245,7 @@ def phase_archive_query(work: Path, args) -> dict:
     from zhibu_qa.pipeline import Pipeline
 
     out: dict = {"rss_start_mb": rss_mb()}
-    pipe = Pipeline(settings(work / "archive"))
+    pipe = Pipeline(load_settings(index_dir=str(work / "archive")))
     pipe.embedder.embed_queries(["加载模型"])
     out["rss_model_mb"] = rss_mb()
     t0 = time.perf_counter()
@@ -275,15 +264,12 @@ PHASES = {"shipped": phase_shipped, "archive-build": phase_archive_build, "archi
 
 # ---- driver -------------------------------------------------------------------------------------
 
-def run_phase(name: str, work: Path, args, **extra) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--work", str(work), "--queries", str(args.queries),
-           "--throughput-chunks", str(args.throughput_chunks)]
-    cmd += ["--no-quality"] if not args.quality else []
-    cmd += ["--quality-limit", str(args.quality_limit)] if args.quality_limit else []
-    cmd += ["--progress"] if args.progress else []
-    cmd += [f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]
+def run_phase(name: str, work: Path, args) -> dict:
+    """Run one phase in a new process (its own peak RSS); options travel in work/args.json."""
+    (work / "args.json").write_text(json.dumps(vars(args)), encoding="utf-8")
     print(f"[{time.strftime('%H:%M:%S')}] phase {name} …", file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--phase", name, "--work", str(work)],
+                   check=True, cwd=ROOT)
     return json.loads((work / f"{name}.json").read_text(encoding="utf-8"))
 
 
@@ -298,38 +284,41 @@ def cold_build(work: Path) -> dict:
     return {"ingest_s": t1 - t0, "index_s": t2 - t1, "peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN)}
 
 
+def table(rows) -> list[str]:
+    return ["| figure | value | how |", "|---|---:|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
+
+
+def latency_rows(latencies: dict, tag: str) -> list[tuple]:
+    return [(f"query latency {mode} p50 / p95 ({v['n']} queries, k=5)",
+             f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms", tag) for mode, v in latencies.items()]
+
+
 def report(res: dict) -> str:
-    c, s, n = res["cold"], res["shipped"], res["issues"]
-    rows = [("index build, cold (new `zhibu-qa index` process)", f"{c['index_s']:.1f} s", "measured"),
-            ("  ingest (new process)", f"{c['ingest_s']:.1f} s", "measured"),
-            ("  peak RSS of the cold build process", f"{c['peak_rss_mb']:.0f} MB", "measured"),
-            ("index build, warm (model loaded, rebuild=True)", f"{s['warm_build_s']:.1f} s", "measured"),
-            ("chunks", f"{s['n_chunks']}", "measured"),
-            ("embedding throughput", f"{s['embed_chunks_per_s']:.1f} chunks/s ({s['embed_chunks']} chunks)",
-             "measured"),
-            ("model load", f"{s['model_load_s']:.1f} s", "measured")]
-    rows += [(f"query latency {m} p50 / p95 ({v['n']} queries)", f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms",
-              "measured") for m, v in s["latency"].items()]
-    rows += [("RSS after queries / peak RSS (this phase)", f"{s['rss_mb']:.0f} / {s['peak_rss_mb']:.0f} MB",
-              "measured"), ("index on disk", f"{s['index_mb']:.1f} MB", "measured")]
+    c, s, n, ok = res["cold"], res["shipped"], res["issues"], "measured"
+    rows = [("index build, cold (new `zhibu-qa index` process)", f"{c['index_s']:.1f} s", ok),
+            ("peak RSS of the cold build process", f"{c['peak_rss_mb']:.0f} MB", ok),
+            ("ingest (new `zhibu-qa ingest` process)", f"{c['ingest_s']:.1f} s", ok),
+            ("index build, warm (model loaded, rebuild=True)", f"{s['warm_build_s']:.1f} s", ok),
+            ("model load", f"{s['model_load_s']:.1f} s", ok), ("chunks", f"{s['n_chunks']}", ok),
+            ("embedding throughput", f"{s['embed_chunks_per_s']:.1f} chunks/s ({s['embed_chunks']} chunks)", ok),
+            *latency_rows(s["latency"], ok),
+            ("RSS after queries / peak RSS (this phase)", f"{s['rss_mb']:.0f} / {s['peak_rss_mb']:.0f} MB", ok),
+            ("index on disk", f"{s['index_mb']:.1f} MB", ok)]
     lines = ["## Shipped issue", *table(rows)]
     a, b, q = res["archive"], res["archive_build"], res["archive_query"]
     m = b["built_issues"]
-    tag = "measured" if m == n else f"measured on {m} issues"
-    scale = n / m
+    tag = ok if m == n else f"measured on {m} issues"
+    # Projections are linear in chunks with every chunk distinct (real issues repeat less than copies).
+    per_chunk_s, per_issue = b["build_s"] / b["n_distinct"], b["n_chunks"] / m
+    proj, vec_proj = "projected (linear, all chunks distinct)", "projected (linear)"
     rows = [("issues generated (distinct ids / plain fallbacks)",
-             f"{a['issues']} ({a['distinct_ids']} / {a['plain_fallbacks']})", "measured"),
-            ("issues indexed", f"{m}", "measured"),
-            ("articles / chunks indexed", f"{b['n_articles']} / {b['n_chunks']}", tag),
-            ("distinct chunk texts embedded", f"{b['n_embedded']}", tag),
+             f"{a['issues']} ({a['distinct_ids']} / {a['plain_fallbacks']})", ok), ("issues indexed", f"{m}", ok),
+            ("articles / chunks / distinct chunk texts",
+             f"{b['n_articles']} / {b['n_chunks']} / {b['n_distinct']}", tag),
             ("ingest time", f"{b['ingest_s']:.1f} s", tag),
             ("index build time (model loaded)", f"{b['build_s']:.0f} s ({b['build_s'] / 60:.1f} min)", tag),
-            ("build throughput", f"{b['n_embedded'] / b['build_s']:.1f} chunks/s", tag),
+            ("build throughput (distinct chunks)", f"{b['n_distinct'] / b['build_s']:.1f} chunks/s", tag),
             ("peak RSS of the build process", f"{b['peak_rss_mb']:.0f} MB", tag)]
-    # Projections: linear in chunks, every chunk distinct (real issues repeat far less than copies do).
-    per_chunk_s = b["build_s"] / b["n_embedded"]
-    per_issue = b["n_chunks"] / m
-    proj = "projected (linear, all chunks distinct)"
     if m != n:
         rows.append((f"index build time for {n} issues", f"{per_chunk_s * per_issue * n / 60:.0f} min", proj))
     rows += [("index build time for 1000 issues", f"{per_chunk_s * per_issue * 1000 / 3600:.1f} h", proj),
@@ -339,24 +328,17 @@ def report(res: dict) -> str:
              ("RSS: start / model loaded / index loaded",
               f"{q['rss_start_mb']:.0f} / {q['rss_model_mb']:.0f} / {q['rss_index_mb']:.0f} MB", tag),
              ("peak RSS of the query process", f"{q['peak_rss_mb']:.0f} MB", tag)]
-    if m != n:
-        rows.append((f"vectors in memory for {n} issues", f"{q['vectors_mb'] * scale:.0f} MB", "projected (linear)"))
-    rows.append(("vectors in memory for 1000 issues", f"{q['vectors_mb'] * 1000 / m:.0f} MB", "projected (linear)"))
-    rows += [(f"query latency {mo} p50 / p95 ({v['n']} queries)", f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms", tag)
-             for mo, v in q["latency"].items()]
+    rows += [(f"vectors in memory for {x} issues", f"{q['vectors_mb'] * x / m:.0f} MB", vec_proj)
+             for x in dict.fromkeys((n, 1000)) if x != m] + latency_rows(q["latency"], tag)
     lines += ["", f"## Synthetic archive ({n} issues requested)", *table(rows)]
     if "quality" in s:
         qu = s["quality"]
         keys = [k for k in qu["hybrid"] if qu["hybrid"][k] is not None]
         lines += ["", f"## Retrieval quality on {DATASET} ({qu['n_questions']} questions, {qu['eval_s']:.0f} s)",
-                  "| metric | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-        for cfg in ("naive", "hybrid"):
-            lines.append(f"| {cfg} | " + " | ".join(f"{qu[cfg][k]:.3f}" for k in keys) + " |")
+                  "| config | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys),
+                  *(f"| {cfg} | " + " | ".join(f"{qu[cfg][k]:.3f}" for k in keys) + " |"
+                    for cfg in ("naive", "hybrid"))]
     return "\n".join(lines)
-
-
-def table(rows) -> list[str]:
-    return ["| figure | value | how |", "|---|---:|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
 
 
 def main(argv=None) -> int:
@@ -368,24 +350,22 @@ def main(argv=None) -> int:
     p.add_argument("--queries", type=int, default=200, help="queries per retrieval mode (default 200)")
     p.add_argument("--no-quality", dest="quality", action="store_false", help="skip naive vs hybrid quality")
     p.add_argument("--quality-limit", type=int, default=None, help="only the first N eval questions")
-    p.add_argument("--throughput-chunks", type=int, default=0, help="chunks for the throughput run (0 = all)")
-    p.add_argument("--progress", action="store_true", help="show the embedding progress bar of the archive build")
+    p.add_argument("--progress", action="store_true", help="progress bar for the archive build's embedding")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
     p.add_argument("--out", help="also write all figures to this JSON file")
     p.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     p.add_argument("--work", help=argparse.SUPPRESS)
-    p.add_argument("--build-issues", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     out_file = Path(args.out).resolve() if args.out else None
     os.chdir(ROOT)  # settings hold repo-relative paths (model, user dictionary, corpus)
-    if args.phase:
-        work = Path(args.work)
-        (work / f"{args.phase}.json").write_text(json.dumps(PHASES[args.phase](work, args)), encoding="utf-8")
+    if args.phase:  # a child process started by run_phase
+        work, name = Path(args.work), args.phase
+        args = argparse.Namespace(**json.loads((work / "args.json").read_text(encoding="utf-8")))
+        (work / f"{name}.json").write_text(json.dumps(PHASES[name](work, args)), encoding="utf-8")
         return 0
     if args.quick:
         args.issues, args.queries = min(args.issues, 2), min(args.queries, 50)
         args.quality_limit = args.quality_limit or 30
-        args.throughput_chunks = args.throughput_chunks or 128
     work = Path(tempfile.mkdtemp(prefix="zhibu-bench-"))
     started = time.perf_counter()
     try:
@@ -395,12 +375,11 @@ def main(argv=None) -> int:
         res["cold"] = cold_build(work)
         res["shipped"] = run_phase("shipped", work, args)
         res["archive"] = write_archive(args.issues, work / "archive-src")
-        per_issue = res["shipped"]["n_chunks"]
-        projected_s = args.issues * per_issue / res["shipped"]["embed_chunks_per_s"]
+        projected_s = args.issues * res["shipped"]["n_chunks"] / res["shipped"]["embed_chunks_per_s"]
         budget = args.max_build_minutes * 60
-        m = args.issues if not budget or projected_s <= budget else max(1, int(args.issues * budget / projected_s))
-        res["archive_projected_embed_s"] = projected_s
-        res["archive_build"] = run_phase("archive-build", work, args, build_issues=m)
+        args.build_issues = args.issues if not budget or projected_s <= budget else \
+            max(1, int(args.issues * budget / projected_s))
+        res["archive_build"] = run_phase("archive-build", work, args)
         res["archive_query"] = run_phase("archive-query", work, args)
         res["load_avg_end"] = os.getloadavg()
         res["total_s"] = time.perf_counter() - started

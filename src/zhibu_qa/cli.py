@@ -120,6 +120,7 @@ def cmd_search(args) -> int:
     pipe = _pipeline(args)
     mode = args.mode or pipe.settings.retrieval_mode
     filters = _filters(args)
+    pipe.warm_up()
     if args.batch:
         for item in _read_batch(args.batch):
             hits, ms = pipe.search(item["question"], args.k, mode, filters)
@@ -157,6 +158,7 @@ def cmd_ask(args) -> int:
     from .formatting import answer_json, format_answer
 
     pipe = _pipeline(args)
+    pipe.warm_up()
     kw = {"backend": args.backend, "k": args.k, "mode": args.mode, "filters": _filters(args)}
     if args.batch:
         for item in _read_batch(args.batch):

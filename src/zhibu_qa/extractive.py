@@ -210,6 +210,27 @@ def _extend(window: Window, cands: Sequence[Candidate], budget: int) -> list[Can
     return chosen
 
 
+ITEM_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．]|·)")
+
+
+def _enumeration(window: Window, cands: Sequence[Candidate], budget: int) -> list[Candidate]:
+    """All items of the enumeration the window sits in (一是…二是…, （一）…), in order.
+
+    Example: a window on "三是…" also brings back "一是…" and "二是…" of the same chunk.
+    """
+    same = sorted((c for c in cands if c.hit_index == window.hit_index), key=lambda c: c.start)
+    first = same.index(window.sentences[0])
+    last = same.index(window.sentences[-1])
+    while first > 0 and ITEM_RE.match(same[first - 1].text):
+        first -= 1
+    while last + 1 < len(same) and ITEM_RE.match(same[last + 1].text):
+        last += 1
+    chosen = same[first:last + 1]
+    while len(chosen) > 1 and sum(len(c.text) for c in chosen) > budget:
+        chosen.pop()
+    return chosen
+
+
 def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
            weights: dict[str, float] | None = None, question: str = "") -> list[Candidate]:
     """Choose sentences by intent: the best window; lists and explanations read on from it;
@@ -222,7 +243,9 @@ def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
                for h in hits]
     ranked = windows(cands, weights, question, headers)
     budget = BUDGET.get(intent, 250)
-    if intent in ("list", "explain"):
+    if intent == "list" and ITEM_RE.match(ranked[0].sentences[0].text):
+        chosen = _enumeration(ranked[0], cands, budget)
+    elif intent in ("list", "explain"):
         chosen = _extend(ranked[0], cands, budget)
     elif intent == "compare":
         chosen = list(ranked[0].sentences)

@@ -216,6 +216,10 @@ class Pipeline:
         hits = self.retriever(mode).retrieve(query, k or self.settings.top_k, filters)
         return hits, (time.perf_counter() - t0) * 1000
 
+    def warm_up(self) -> None:
+        """Load the model and index now (and run one query), so later latencies are real."""
+        self.retriever().retrieve("党建", 1)
+
     def similarity(self, query: str, sentences: list[str]) -> list[float]:
         q = self.embedder.embed_queries([query])[0]
         vecs = self.embedder.embed_passages(sentences)
