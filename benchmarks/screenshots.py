@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "和平区下放给街道的“五权”是哪五项？"
 MAX_BYTES = 300_000
+QUESTION_BOX = "#zq-question textarea, #zq-question input"
 
 
 def browser(profile: Path):
@@ -29,9 +30,11 @@ def browser(profile: Path):
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic", "--window-size=1366,1050", "--lang=zh-CN",
+                "--no-first-run", "--disable-quic", "--window-size=1366,1300", "--lang=zh-CN",
                 f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
         options.add_argument(arg)
+    # Gradio's own labels (upload box, buttons) follow the browser language
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
@@ -72,7 +75,7 @@ def main() -> None:
     wait = WebDriverWait(driver, 900)
     try:
         driver.get(url)
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#zq-question textarea, #zq-question input")))
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, QUESTION_BOX)))
         print(f"page loaded after {time.perf_counter() - t0:.1f} s; banner: "
               f"{driver.find_element(By.ID, 'zq-status').text.strip()[:60]!r}")
         if not startup.ready and args.startup_shot:
@@ -80,11 +83,11 @@ def main() -> None:
         wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
         print(f"page usable after {time.perf_counter() - t0:.1f} s (startup {startup.seconds:.1f} s)")
 
-        driver.find_element(By.CSS_SELECTOR, "#zq-question textarea, #zq-question input").send_keys(QUESTION)
+        driver.find_element(By.CSS_SELECTOR, QUESTION_BOX).send_keys(QUESTION)
         driver.find_element(By.ID, "zq-send").click()
         wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#zq-cites label"))).click()
         wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#zq-passage mark")))
-        driver.execute_script("window.scrollTo(0, 0)")
+        driver.execute_script("document.getElementById('zq-chat').scrollIntoView({block: 'start'})")
         save(driver, out / "screenshot-chat.png")
 
         driver.find_element(By.ID, "zq-goto").click()
@@ -108,6 +111,7 @@ def main() -> None:
         wait.until(lambda d: d.find_element(By.ID, "zq-eval-status").text.strip()
                    or d.find_elements(By.CSS_SELECTOR, "#zq-eval-error .zq-error"))
         time.sleep(1)
+        driver.execute_script("document.getElementById('zq-run-eval').scrollIntoView({block: 'start'})")
         save(driver, out / "screenshot-eval.png")
     finally:
         driver.quit()

@@ -25,7 +25,8 @@ WAIT_S = 120  # generous: a cold CPU may take a while for the first answer
 def _binary(path: Path, name: str) -> str:
     found = str(path) if path.exists() else shutil.which(name)
     if not found:
-        pytest.skip(f"{name} not found at {path} or on PATH: install chromium and chromium-driver to run browser tests")
+        pytest.skip(f"{name} not found at {path} or on PATH: install chromium and chromium-driver "
+                    "to run the browser tests")
     return found
 
 

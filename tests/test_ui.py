@@ -169,3 +169,60 @@ def test_questions_asked_while_the_index_is_prepared_get_a_please_wait_message(u
         assert "zq-status" in httpx.get(url, timeout=30).text
     finally:
         demo.close()
+
+
+def test_ask_filters_by_column_and_article(client, ui_server):
+    by_column = client.predict("基层减负有哪些做法？", columns=["特别关注"], api_name="/ask")
+    assert by_column["hits"] and {h["column"] for h in by_column["hits"]} == {"特别关注"}
+    article = next(a for a in ui_server.pipeline.catalogue.articles if a.title == "念好放权赋能“治理经”")
+    by_article = client.predict("基层减负有哪些做法？", articles=[article.id], api_name="/ask")
+    assert by_article["hits"] and {h["article_id"] for h in by_article["hits"]} == {article.id}
+
+
+def test_benchmark_tab_runs_a_small_eval_and_offers_the_report(ui_server, tmp_path):
+    pytest.importorskip("zhibu_qa.benchmark", reason="zhibu_qa.benchmark is not written yet")
+    from zhibu_qa.ui import BUILTIN_DATASET
+    from zhibu_qa.ui_actions import run_benchmark
+
+    seen = []
+    view = run_benchmark(ui_server.pipeline, BUILTIN_DATASET, tmp_path, ["bm25"], limit=3,
+                         on_progress=lambda done, total: seen.append((done, total)))
+    headers, rows = view.metrics
+    assert headers == ["指标", "bm25"] and rows[0] == ["问题数", "3"]
+    assert len(view.results[1]) == 3 and seen[-1] == (3, 3)
+    assert view.report_zip.suffix == ".zip" and view.report_md.exists()
+
+
+def test_a_broken_uploaded_dataset_lists_its_problems(ui_server, tmp_path):
+    pytest.importorskip("zhibu_qa.benchmark", reason="zhibu_qa.benchmark is not written yet")
+    from zhibu_qa.errors import DatasetError, InputError
+    from zhibu_qa.ui_actions import check_upload, run_benchmark
+    from zhibu_qa.views import exception_html
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x1", "question": ""}\nnot json\n', encoding="utf-8")
+    with pytest.raises(DatasetError) as err:
+        run_benchmark(ui_server.pipeline, check_upload(bad), tmp_path, ["bm25"])
+    assert err.value.problems
+    assert "评测数据集有问题" in exception_html(err.value) and "<li>" in exception_html(err.value)
+    text_file = tmp_path / "data.txt"
+    text_file.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match=r"\.jsonl"):
+        check_upload(text_file)
+
+
+def test_a_corrupt_index_is_reported_in_a_clear_panel(ui_server, tmp_path):
+    import shutil
+
+    from zhibu_qa.pipeline import Pipeline
+    from zhibu_qa.ui_actions import Startup
+
+    broken = tmp_path / "index"
+    shutil.copytree(ui_server.settings.index_dir, broken)
+    vectors = next(broken.rglob("vectors.npy"), None) or pytest.skip("no vectors.npy in this index layout")
+    vectors.write_bytes(vectors.read_bytes()[:1000])  # a half-written file
+    startup = Startup(Pipeline(ui_server.settings.replace(index_dir=str(broken))), log_fn=lambda s: None)
+    startup.run()
+    assert startup.state == "error"
+    panel = startup.error_panel()
+    assert "索引" in panel and "zhibu-qa index --rebuild" in panel and "Traceback" not in panel

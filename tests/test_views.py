@@ -49,7 +49,7 @@ def test_unsupported_sentences_are_visibly_marked():
     md = answer_markdown(answer(answer="甲句。乙句。", sentences=[
         {"text": "甲句。", "citations": [1], "support": 0.9, "supported": True},
         {"text": "乙句。", "citations": [1], "support": 0.1, "supported": False}]))
-    assert '<span class="zq-unsupported"' in md and "（⚠️依据不足）" in md
+    assert '<span class="zq-unsupported"' in md and "（⚠依据不足）" in md
     assert md.index("甲句") < md.index("zq-unsupported")
 
 
@@ -153,3 +153,16 @@ def test_startup_reports_a_missing_model_as_a_chinese_error_panel(tmp_path):
     assert "无法加载向量模型" in startup.error_panel()
     with pytest.raises(ZhibuError):
         startup.check()
+
+
+def test_benchmark_tables_from_report_files():
+    from zhibu_qa.views import metrics_table, results_table
+
+    summary = {"configs": {"hybrid": {"overall": {"n": 2, "hit@3": 0.5, "latency_p50_ms": 812.4, "by": {}}},
+                           "bm25": {"overall": {"n": 2, "hit@3": None}}}}
+    assert metrics_table(summary) == (["指标", "hybrid", "bm25"], [["问题数", "2", "2"], ["检索命中@3", "0.500", "—"],
+                                                                  ["延迟中位数(ms)", "812", "—"]])
+    headers, rows = results_table([{"id": "q1", "config": "hybrid", "type": "number", "question": "问",
+                                    "answer": "答 " * 100, "refused": False, "metrics": {"hit@3": 1.0}}])
+    assert headers[:6] == ["编号", "配置", "类型", "问题", "回答", "拒答"] and headers[6] == "检索命中@3"
+    assert rows[0][5] == "否" and rows[0][4].endswith("…") and rows[0][6] == "1.000"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -165,6 +165,17 @@ def refusal_text(query: Query, hits: Sequence[Hit], kind: str, missing: Sequence
     return NOT_COVERED + what + searched + closest, titles
 
 
+def final_answer(events: Iterable[str | Answer]) -> Answer:
+    """Consume a stream of text deltas and return the Answer that ends it."""
+    result = None
+    for event in events:
+        if isinstance(event, Answer):
+            result = event
+    if result is None:
+        raise GenerationError("the answer stream ended without an answer")
+    return result
+
+
 class AnswerService:
     """Answers questions from a retriever; backends: extractive (default) and openai."""
 
@@ -184,12 +195,7 @@ class AnswerService:
         self.mode = mode
 
     def answer(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
-        result = None
-        for event in self.stream(question, history, **kw):
-            if isinstance(event, Answer):
-                result = event
-        assert result is not None
-        return result
+        return final_answer(self.stream(question, history, **kw))
 
     def stream(self, question: str, history: Sequence[Turn] = (), *, backend: str = "extractive", k: int = 5,
                filters: Filters = Filters()) -> Iterator[str | Answer]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answering import AnswerService, RefusalPolicy
+from .answering import AnswerService, RefusalPolicy, final_answer
 from .catalogue import (
     Catalogue,
     IngestChange,
@@ -258,9 +258,4 @@ class Pipeline:
                                          k=k or self.settings.top_k, filters=filters)
 
     def ask(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
-        result = None
-        for event in self.stream(question, history, **kw):
-            if isinstance(event, Answer):
-                result = event
-        assert result is not None
-        return result
+        return final_answer(self.stream(question, history, **kw))

@@ -30,6 +30,14 @@ class Segment:
     length: int
 
 
+def _span_start(segments: tuple[Segment, ...]) -> int:
+    return segments[0].source_start
+
+
+def _span_end(segments: tuple[Segment, ...]) -> int:
+    return segments[-1].source_start + segments[-1].length
+
+
 @dataclass(frozen=True)
 class Paragraph:
     """A repaired paragraph (broken lines joined); `kind` is "text" or "caption"."""
@@ -38,14 +46,8 @@ class Paragraph:
     segments: tuple[Segment, ...]
     kind: str = "text"
 
-    @property
-    def char_start(self) -> int:
-        return self.segments[0].source_start
-
-    @property
-    def char_end(self) -> int:
-        last = self.segments[-1]
-        return last.source_start + last.length
+    char_start = property(lambda self: _span_start(self.segments))
+    char_end = property(lambda self: _span_end(self.segments))
 
 
 @dataclass(frozen=True)
@@ -150,14 +152,8 @@ class Chunk:
     segments: tuple[Segment, ...]
     n_tokens: int
 
-    @property
-    def char_start(self) -> int:
-        return self.segments[0].source_start
-
-    @property
-    def char_end(self) -> int:
-        last = self.segments[-1]
-        return last.source_start + last.length
+    char_start = property(lambda self: _span_start(self.segments))
+    char_end = property(lambda self: _span_end(self.segments))
 
 
 @dataclass(frozen=True)

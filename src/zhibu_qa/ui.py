@@ -17,9 +17,8 @@ from . import views
 from .config import Settings
 from .errors import ConfigError, ZhibuError
 from .feedback import MAX_COMMENT_CHARS
-from .formatting import answer_json, article_rows
+from .formatting import article_rows
 from .questions import check_question
-from .types import Turn
 
 EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
             "东丽区是怎么减负的？")
@@ -29,7 +28,7 @@ EVAL_CONFIGS = ("hybrid", "dense", "bm25", "naive")
 BACKENDS = [("摘录式（本地，无需联网）", "extractive"), ("大模型（OpenAI 兼容接口）", "openai")]
 MODES = [("混合检索（推荐）", "hybrid"), ("向量检索", "dense"), ("关键词检索（BM25）", "bm25")]
 FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
-         "sans-serif"]  # installed system fonts only: nothing is downloaded
+         "DejaVu Sans", "sans-serif"]  # installed system fonts only: nothing is downloaded
 MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
 CSS_FILE = Path(__file__).with_name("data") / "ui.css"
 QUEUE_SIZE = 16  # requests waiting beyond this are told the server is busy
@@ -64,8 +63,8 @@ def _chat_tab(gr, settings: Settings) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=3):
             error = gr.HTML(elem_id="zq-chat-error")
-            chatbot = gr.Chatbot(label="对话", height=440, elem_id="zq-chat", sanitize_html=True, render_markdown=True,
-                                 latex_delimiters=[], allow_tags=False, buttons=[],
+            chatbot = gr.Chatbot(label="对话", height=440, elem_id="zq-chat", sanitize_html=True,
+                                 render_markdown=True, latex_delimiters=[], allow_tags=False, buttons=[],
                                  placeholder="请在下方输入问题，或点击示例问题。")
             with gr.Row():
                 question = gr.Textbox(show_label=False, placeholder="输入问题，按回车或点“提问”", scale=5,
@@ -81,9 +80,10 @@ def _chat_tab(gr, settings: Settings) -> SimpleNamespace:
             passage = gr.HTML(elem_id="zq-passage")
             goto = gr.Button("在文章中查看", size="sm", interactive=False, elem_id="zq-goto")
             with gr.Row():
-                comment = gr.Textbox(label="意见（可选）", max_length=MAX_COMMENT_CHARS, scale=4, elem_id="zq-comment")
-                up = gr.Button("👍 有帮助", scale=1, elem_id="zq-up")
-                down = gr.Button("👎 没帮助", scale=1, elem_id="zq-down")
+                comment = gr.Textbox(label="意见（可选）", max_length=MAX_COMMENT_CHARS, scale=4,
+                                     elem_id="zq-comment")
+                up = gr.Button("✓ 有帮助", scale=1, elem_id="zq-up")
+                down = gr.Button("✗ 没帮助", scale=1, elem_id="zq-down")
             fb_status = gr.Markdown(elem_id="zq-feedback-status")
         with gr.Column(scale=2):
             with gr.Accordion("检索到的段落", open=True):
@@ -103,8 +103,8 @@ def _reader_tab(gr) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=2):
             table = gr.Dataframe(headers=views.CATALOGUE_HEADERS, type="array", interactive=False, wrap=True,
-                                 max_height=640, column_widths=["12%", "22%", "46%", "20%"], elem_id="zq-table",
-                                 label="本刊文章（点击一行打开）")
+                                 max_height=640, column_widths=["12%", "22%", "46%", "20%"],
+                                 elem_id="zq-table", label="本刊文章（点击一行打开）")
         with gr.Column(scale=3):
             picker = gr.Dropdown(label="打开文章", choices=[], elem_id="zq-picker")
             article = gr.HTML('<p class="zq-muted">在左侧表格或上方列表中选择一篇文章。</p>', elem_id="zq-article-view")
@@ -127,16 +127,18 @@ def _lesson_tab(gr) -> SimpleNamespace:
 def _eval_tab(gr) -> SimpleNamespace:
     gr.Markdown("用问答评测集检验回答质量：可用内置评测集，或上传同格式的 .jsonl 文件（不超过 5 MB）。")
     with gr.Row():
-        source = gr.Radio([("内置评测集", "builtin"), ("上传文件", "upload")], value="builtin", label="评测集")
-        upload = gr.File(label="上传 .jsonl", file_types=[".jsonl"], type="filepath")
-    with gr.Row():
-        configs = gr.CheckboxGroup(list(EVAL_CONFIGS), value=["hybrid"], label="检索配置")
-        limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）", elem_id="zq-eval-limit")
+        with gr.Column():
+            source = gr.Radio([("内置评测集", "builtin"), ("上传文件", "upload")], value="builtin", label="评测集")
+            configs = gr.CheckboxGroup(list(EVAL_CONFIGS), value=["hybrid"], label="检索配置")
+            limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）", elem_id="zq-eval-limit")
+        upload = gr.File(label="上传 .jsonl", file_types=[".jsonl"], type="filepath", height=220)
     run = gr.Button("开始评测", variant="primary", elem_id="zq-run-eval")
     error = gr.HTML(elem_id="zq-eval-error")
     status = gr.Markdown(elem_id="zq-eval-status")
-    metrics = gr.Dataframe(type="array", interactive=False, label="总体指标")
-    chart = gr.Image(type="filepath", label="指标对比图", interactive=False, height=360)
+    with gr.Row():
+        metrics = gr.Dataframe(type="array", interactive=False, label="总体指标", max_height=360)
+        chart = gr.Image(type="filepath", label="指标对比图", interactive=False, height=360,
+                         buttons=["download", "fullscreen"])  # no "share": it would need the internet
     results = gr.Dataframe(type="array", interactive=False, wrap=True, max_height=480, label="逐题结果")
     report = gr.File(label="下载评测报告", file_count="multiple", interactive=False)
     scope = locals()
@@ -147,8 +149,7 @@ def _eval_tab(gr) -> SimpleNamespace:
 
 def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline, settings, startup) -> None:
     def cite_choices(conversation, turn):
-        cits = conversation[turn]["answer"]["citations"] if 0 <= turn < len(conversation) else []
-        return gr.update(choices=[(views.citation_label(x), f"{turn}:{x['n']}") for x in cits], value=None)
+        return gr.update(choices=actions.citation_choices(conversation, turn), value=None)
 
     out = [c.chatbot, conv, c.question, c.error, c.cite, c.passage, c.goto, c.hits, c.fb_status, turn_state,
            c.answer_text]
@@ -156,12 +157,14 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
     def respond(q, conversation, backend, k, mode, columns, articles):
         try:
             startup.check()
-            q = check_question(q, settings.max_question_chars)
+            check_question(q, settings.max_question_chars)
+            q = q.strip()
             opts = actions.AskOptions(backend, int(k), mode, tuple(columns or ()), tuple(articles or ()))
         except ZhibuError as exc:
             yield {c.error: views.exception_html(exc)}
             return
-        yield {c.chatbot: views.chat_messages(conversation, (q, "")), c.question: "", c.error: "", c.fb_status: ""}
+        yield {c.chatbot: views.chat_messages(conversation, (q, "")), c.question: "", c.error: "",
+               c.fb_status: ""}
         final = None
         try:
             for event in actions.stream_answer(pipeline, q, conversation, opts):
@@ -170,23 +173,25 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
                 else:
                     final = event
         except ZhibuError as exc:
-            yield {c.chatbot: views.chat_messages(conversation), c.error: views.exception_html(exc), c.question: q}
+            yield {c.chatbot: views.chat_messages(conversation), c.question: q,
+                   c.error: views.exception_html(exc)}
             return
         conversation = [*conversation, {"question": q, "answer": final, "options": opts.as_dict()}]
         turn = len(conversation) - 1
-        yield {c.chatbot: views.chat_messages(conversation), conv: conversation, c.cite: cite_choices(conversation, turn),
-               c.passage: "", c.goto: gr.update(interactive=False), c.hits: views.hits_html(final["hits"]),
-               turn_state: turn, c.answer_text: actions.plain_answer(final)}
+        yield {c.chatbot: views.chat_messages(conversation), conv: conversation, turn_state: turn,
+               c.cite: cite_choices(conversation, turn), c.passage: "", c.goto: gr.update(interactive=False),
+               c.hits: views.hits_html(final["hits"]), c.answer_text: actions.plain_answer(final)}
 
     inputs = [c.question, conv, c.backend, c.k, c.mode, c.columns, c.articles]
     ask_kw = dict(concurrency_id="pipeline", show_progress_on=c.chatbot, **PRIVATE)
     for trigger in (c.question.submit, c.send.click):
         trigger(respond, inputs, out, **ask_kw)
-    c.examples.click(lambda s: s[0], c.examples, c.question, queue=False, **PRIVATE).then(respond, inputs, out, **ask_kw)
+    c.examples.click(lambda s: s[0], c.examples, c.question, queue=False, **PRIVATE).then(
+        respond, inputs, out, **ask_kw)
 
     def clear_chat():
-        return ([], [], "", "", gr.update(choices=[], value=None), "", gr.update(interactive=False), views.hits_html([]),
-                "", -1, "")
+        return ([], [], "", "", gr.update(choices=[], value=None), "", gr.update(interactive=False),
+                views.hits_html([]), "", -1, "")
 
     c.clear.click(clear_chat, None, out, queue=False, **PRIVATE)
     c.chatbot.clear(clear_chat, None, out, queue=False, **PRIVATE)
@@ -220,14 +225,8 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
                  **PRIVATE).then(None, js=SCROLL_JS)
 
     def give_feedback(rating, note, conversation, turn):
-        if not 0 <= turn < len(conversation):
-            return "请先提问，再评价回答。", gr.skip()
-        entry = conversation[turn]
-        try:
-            actions.record_feedback(settings.feedback_path, rating, entry["answer"], note, entry.get("options", {}))
-        except ZhibuError as exc:
-            return f"⚠️ {exc}", gr.skip()
-        return f"已记录您的反馈（{'👍' if rating == 'up' else '👎'}），谢谢！", ""
+        message, ok = actions.feedback_on_turn(settings.feedback_path, rating, note, conversation, turn)
+        return message, "" if ok else gr.skip()
 
     for button, rating in ((c.up, "up"), (c.down, "down")):
         button.click(functools.partial(give_feedback, rating), [c.comment, conv, turn_state],
@@ -248,7 +247,8 @@ def _wire_reader(gr, r: SimpleNamespace, pipeline) -> None:
         return art.id, actions.article_view(pipeline, art.id)
 
     r.table.select(open_row, None, [r.picker, r.article], queue=False, **PRIVATE)
-    r.picker.input(lambda a: actions.article_view(pipeline, a) if a else "", r.picker, r.article, queue=False, **PRIVATE)
+    r.picker.input(lambda a: actions.article_view(pipeline, a) if a else "", r.picker, r.article, queue=False,
+                   **PRIVATE)
 
 
 def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
@@ -259,10 +259,8 @@ def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> 
             markdown, md, docx = actions.lesson_export(pipeline, topic, work_dir)
         except ZhibuError as exc:
             return views.exception_html(exc), "", hidden, hidden
-        except ImportError:
-            return views.error_html("备课模块尚未安装", "zhibu_qa.lessons 不可用。"), "", hidden, hidden
-        return "", markdown, gr.DownloadButton(value=str(md), visible=True), gr.DownloadButton(value=str(docx),
-                                                                                             visible=True)
+        return ("", markdown, gr.DownloadButton(value=str(md), visible=True),
+                gr.DownloadButton(value=str(docx), visible=True))
 
     out = [ls.error, ls.outline, ls.md_file, ls.docx_file]
     ls.make.click(make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
@@ -280,15 +278,13 @@ def _wire_eval(gr, e: SimpleNamespace, pipeline, startup, work_dir: Path) -> Non
             dataset = actions.check_upload(uploaded) if source == "upload" else BUILTIN_DATASET
             progress(0, desc="正在评测")
             view = actions.run_benchmark(pipeline, dataset, work_dir, configs, limit=int(limit or 0),
-                                 on_progress=lambda done, total: progress((done, total), desc="正在评测", unit="题"))
+                                         on_progress=lambda done, total: progress((done, total), unit="题"))
         except ZhibuError as exc:
             return (views.exception_html(exc), *empty)
-        except ImportError:
-            return (views.error_html("评测模块尚未安装", "zhibu_qa.benchmark 不可用。"), *empty)
         (mh, mr), (rh, rr) = view.metrics, view.results
-        return ("", f"完成：{view.n_questions} 道题，配置：{'、'.join(configs)}。", gr.Dataframe(value=mr, headers=mh),
-                str(view.chart) if view.chart else None, gr.Dataframe(value=rr, headers=rh),
-                [str(view.report_zip), str(view.report_md)])
+        return ("", f"完成：{view.n_questions} 道题，配置：{'、'.join(configs)}。",
+                gr.Dataframe(value=mr, headers=mh), str(view.chart) if view.chart else None,
+                gr.Dataframe(value=rr, headers=rh), [str(view.report_zip), str(view.report_md)])
 
     e.run.click(run_eval, [e.source, e.upload, e.configs, e.limit],
                 [e.error, e.status, e.metrics, e.chart, e.results, e.report], concurrency_id="eval", **PRIVATE)
@@ -306,11 +302,12 @@ def _add_api(gr, pipeline, settings: Settings, startup, work_dir: Path) -> None:
                 raise gr.Error(str(exc), print_exception=False) from exc
         return wrapped
 
-    def ask(question: str, backend: str = "", k: int = 0, mode: str = "",
-            history: list[list[str]] | None = None) -> dict:
-        """Answer a question (history: [[question, answer], …]); returns the answer JSON with citations."""
-        turns = [Turn(q, a) for q, a in history or []]
-        return answer_json(pipeline.ask(question, turns, backend=backend or None, k=k or None, mode=mode or None))
+    def ask(question: str, backend: str = "", k: int = 0, mode: str = "", history: list[list[str]] | None = None,
+            columns: list[str] | None = None, articles: list[str] | None = None) -> dict:
+        """Answer JSON with citations; history is [[question, answer], …]; columns/articles (ids) filter."""
+        opts = actions.AskOptions(backend or settings.backend, k or settings.top_k, mode or settings.retrieval_mode,
+                                  tuple(columns or ()), tuple(articles or ()))
+        return actions.answer_once(pipeline, question, [(q, a) for q, a in history or []], opts)
 
     def lesson(topic: str) -> str:
         """A lesson outline (Markdown) on a topic, with verbatim quotes and their sources."""
@@ -358,8 +355,8 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
                     gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts))
 
         filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles]
-        demo.load(refresh, None, filled, queue=False, **PRIVATE)
-        timer.tick(refresh, None, filled, queue=False, **PRIVATE)
+        demo.load(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
+        timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         _wire_chat(gr, chat, conv, turn_state, tabs, reader, pipeline, settings, startup)
         _wire_reader(gr, reader, pipeline)
         _wire_lesson(gr, lesson, pipeline, startup, work_dir)
@@ -396,6 +393,5 @@ def serve(settings: Settings) -> None:
     """`zhibu-qa serve` / app.py: prepare the knowledge base in the background and serve until stopped."""
     actions.auth_pair(settings)  # fail before any work when the login is half-configured
     demo, _, _, work_dir = create_app(settings)
-    print(f"zhibu-qa: serving on http://{settings.host}:{settings.port} — the page shows progress while the "
-          "knowledge base is prepared")
+    print(f"zhibu-qa: serving on http://{settings.host}:{settings.port} (the page shows startup progress)")
     launch(demo, settings, work_dir)

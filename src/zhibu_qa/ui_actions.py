@@ -43,6 +43,8 @@ WARMUP_QUERY = "基层党建"  # any query: loads the model, vectors and BM25 be
 class NotReady(ZhibuError):
     """The knowledge base is still being prepared."""
 
+    ui_title = "请稍候"
+
 
 class Startup:
     """Prepares the pipeline (ingest, index build, model load) in a background thread.
@@ -108,7 +110,8 @@ class Startup:
             return ""
         if isinstance(self.error, ZhibuError):
             return exception_html(self.error)
-        return error_html("启动失败", f"{type(self.error).__name__}: {self.error}", "请查看服务器日志。")
+        return error_html("知识库无法加载", f"{type(self.error).__name__}: {self.error}",
+                          "请运行 zhibu-qa index --rebuild 重建索引后重启；如仍失败，请查看服务器日志。")
 
     def check(self) -> None:
         """Raise when questions cannot be served yet (preparing or failed)."""
@@ -151,6 +154,13 @@ def find_citation(conversation: list, value: str | None) -> dict | None:
         return None
 
 
+def citation_choices(conversation: Sequence[Mapping[str, Any]], turn: int) -> list[tuple[str, str]]:
+    """(label, "<turn>:<n>") radio choices for the citations of answer number `turn`."""
+    if not 0 <= turn < len(conversation):
+        return []
+    return [(citation_label(c), f"{turn}:{c['n']}") for c in conversation[turn]["answer"]["citations"]]
+
+
 def history_of(conversation: Sequence[Mapping[str, Any]]) -> list[Turn]:
     """Example: history_of([{"question": "q", "answer": {"answer": "a"}}]) == [Turn("q", "a")]"""
     return [Turn(t["question"], t["answer"].get("answer", "")) for t in conversation]
@@ -167,6 +177,13 @@ def stream_answer(pipeline, question: str, conversation: Sequence[Mapping[str, A
         else:
             text += event
             yield text
+
+
+def answer_once(pipeline, question: str, history: Sequence[tuple[str, str]], opts: AskOptions) -> dict:
+    """The finished answer (formatting.answer_json) to a question after (question, answer) history."""
+    turns = [Turn(q, a) for q, a in history]
+    return answer_json(pipeline.ask(question, turns, backend=opts.backend, k=opts.k, mode=opts.mode,
+                                    filters=opts.filters))
 
 
 def source_of(pipeline, citation: Mapping[str, Any]) -> str:
@@ -213,6 +230,20 @@ def record_feedback(path: str | Path, rating: str, answer: Mapping[str, Any], co
     return append_feedback(path, feedback_record(rating, answer, comment, settings))
 
 
+def feedback_on_turn(path: str | Path, rating: str, comment: str, conversation: Sequence[Mapping[str, Any]],
+                     turn: int) -> tuple[str, bool]:
+    """Record feedback on answer number `turn`; returns (message for the user, recorded?)."""
+    if not 0 <= turn < len(conversation):
+        return "请先提问，再评价回答。", False
+    entry = conversation[turn]
+    try:
+        answer = {**entry["answer"], "question": entry["question"]}  # as the user typed it
+        record_feedback(path, rating, answer, comment, entry.get("options", {}))
+    except ZhibuError as exc:
+        return f"⚠ {exc}", False
+    return f"已记录您的反馈（{'有帮助' if rating == 'up' else '没帮助'}），谢谢！", True
+
+
 def auth_pair(settings: Settings) -> tuple[str, str] | None:
     """(user, password) when both are set; one without the other is a configuration error."""
     if bool(settings.auth_user) != bool(settings.auth_password):
@@ -257,8 +288,9 @@ def check_upload(path: str | Path) -> Path:
     return path
 
 
-def run_benchmark(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str], *, backend: str = "extractive",
-                  limit: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> BenchmarkView:
+def run_benchmark(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str], *,
+                  backend: str = "extractive", limit: int | None = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> BenchmarkView:
     """Run the benchmark into a fresh folder of out_dir and read back its report files."""
     from .benchmark import run_eval
 
@@ -266,7 +298,7 @@ def run_benchmark(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str]
         raise InputError("请至少选择一种检索配置。")
     run_dir = out_dir / "eval" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     out = Path(run_eval(pipeline, dataset, run_dir, list(configs), backend=backend, limit=limit or None,
-                        on_progress=on_progress))
+                        on_progress=on_progress, progress=False))
     summary = json.loads((out / "report.json").read_text(encoding="utf-8"))
     records = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
                if line.strip()]

@@ -78,7 +78,7 @@ def mark_unsupported(text: str, flagged: Iterable[str]) -> str:
             continue
         out.append(escape_md(text[pos:i]))
         out.append(f'<span class="zq-unsupported" title="这句话在所引原文中找不到充分依据">{escape_md(sentence)}</span>'
-                   "（⚠️依据不足）")
+                   "（⚠依据不足）")
         pos = i + len(sentence)
     out.append(escape_md(text[pos:]))
     return "".join(out)
@@ -86,9 +86,9 @@ def mark_unsupported(text: str, flagged: Iterable[str]) -> str:
 
 def answer_markdown(a: Mapping[str, Any]) -> str:
     """The chat message for a finished answer (`formatting.answer_json` shape)."""
-    parts = [f"> ℹ️ {escape_md(n)}" for n in a.get("notices") or ()]
+    parts = [f"> ℹ {escape_md(n)}" for n in a.get("notices") or ()]
     if a.get("refused"):
-        parts.append("**🚫 未作答：本刊资料中没有足够依据**")
+        parts.append("**【未作答】本刊资料中没有足够依据**")
         parts.append(escape_md(a.get("answer", "")))
         if a.get("suggestions"):
             parts.append("可以先读读这些文章：\n" + "\n".join(f"- 《{escape_md(t)}》" for t in a["suggestions"]))
@@ -96,14 +96,15 @@ def answer_markdown(a: Mapping[str, Any]) -> str:
     flagged = [s["text"] for s in a.get("sentences") or () if not s.get("supported", True)]
     parts.append(mark_unsupported(a.get("answer", ""), flagged))
     if flagged:
-        parts.append("*标有“⚠️依据不足”的句子在所引原文中找不到充分依据，请谨慎使用。*")
+        parts.append("*标有“⚠依据不足”的句子在所引原文中找不到充分依据，请谨慎使用。*")
     if a.get("citations"):
         parts.append("**引用来源**（在下方“引用”中点选可查看原文）\n"
                      + "\n".join(f"- {escape_md(citation_label(c))}" for c in a["citations"]))
     return "\n\n".join(parts)
 
 
-def chat_messages(conversation: Sequence[Mapping[str, Any]], pending: tuple[str, str] | None = None) -> list[dict]:
+def chat_messages(conversation: Sequence[Mapping[str, Any]],
+                  pending: tuple[str, str] | None = None) -> list[dict]:
     """Chatbot messages for finished turns plus an optional (question, partial answer) in progress."""
     msgs: list[dict] = []
     for turn in conversation:
@@ -119,8 +120,9 @@ def passage_html(source: str, start: int, end: int, label: str = "", context: in
     """The quoted span in context, quote wrapped in <mark>; all text escaped."""
     lo, hi = max(0, start - context), min(len(source), end + context)
     head = f'<div class="zq-passage-head">{esc(label)}</div>' if label else ""
-    return (f'<div class="zq-passage">{head}<p>{"…" if lo > 0 else ""}{esc(source[lo:start])}'
-            f"<mark>{esc(source[start:end])}</mark>{esc(source[end:hi])}{'…' if hi < len(source) else ''}</p></div>")
+    before, after = ("…" if lo > 0 else ""), ("…" if hi < len(source) else "")
+    return (f'<div class="zq-passage">{head}<p>{before}{esc(source[lo:start])}'
+            f"<mark>{esc(source[start:end])}</mark>{esc(source[end:hi])}{after}</p></div>")
 
 
 def _score(value: Any) -> str:
@@ -139,7 +141,8 @@ def hits_html(hits: Sequence[Mapping[str, Any]]) -> str:
             f'<li><div class="zq-hit-head">{esc(where)}</div>'
             f'<div class="zq-score">综合 {_score(h.get("score"))} · 向量 {_score(h.get("dense_score"))} · '
             f'BM25 {_score(h.get("bm25_score"))}</div>'
-            f"<details><summary>{esc(text[:60])}{'…' if len(text) > 60 else ''}</summary>{esc(text)}</details></li>")
+            f"<details><summary>{esc(text[:60])}{'…' if len(text) > 60 else ''}</summary>"
+            f"{esc(text)}</details></li>")
     return f'<ol class="zq-hits">{"".join(items)}</ol>'
 
 
@@ -153,7 +156,8 @@ def locate(article: Article, char_start: int, char_end: int | None = None) -> tu
     end = char_start + 1 if char_end is None else char_end
     for si, sec in enumerate(article.sections):
         for pi, p in enumerate(sec.paragraphs):
-            parts = [(s, max(char_start, s.source_start), min(end, s.source_start + s.length)) for s in p.segments]
+            parts = [(s, max(char_start, s.source_start), min(end, s.source_start + s.length))
+                     for s in p.segments]
             parts = [(s, a, b) for s, a, b in parts if a < b]
             if parts:
                 (s0, a0, _), (s1, _, b1) = parts[0], parts[-1]
@@ -161,7 +165,8 @@ def locate(article: Article, char_start: int, char_end: int | None = None) -> tu
     return None
 
 
-def article_html(article: Article, issue_label: str = "", target: tuple[int, int, int, int] | None = None) -> str:
+def article_html(article: Article, issue_label: str = "",
+                 target: tuple[int, int, int, int] | None = None) -> str:
     """An article with its section headings as anchors; the `target` span (see `locate`) is marked."""
     meta = " · ".join(x for x in (article.column, "、".join(article.authors), issue_label) if x)
     out = [f'<article class="zq-article"><h2>{esc(article.title)}</h2><div class="zq-meta">{esc(meta)}</div>']
@@ -177,8 +182,8 @@ def article_html(article: Article, issue_label: str = "", target: tuple[int, int
             kind = ' data-kind="caption"' if p.kind == "caption" else ""
             if target is not None and target[:2] == (si, pi):
                 a, b = target[2], target[3]
-                out.append(f'<p id="zq-target" class="zq-target"{kind}>{esc(p.text[:a])}<mark>{esc(p.text[a:b])}'
-                           f"</mark>{esc(p.text[b:])}</p>")
+                out.append(f'<p id="zq-target" class="zq-target"{kind}>{esc(p.text[:a])}'
+                           f"<mark>{esc(p.text[a:b])}</mark>{esc(p.text[b:])}</p>")
             else:
                 out.append(f"<p{kind}>{esc(p.text)}</p>")
         out.append("</section>")
@@ -198,7 +203,9 @@ def catalogue_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
 # --- panels ----------------------------------------------------------------------------------
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(Chinese title, what to do) for an error shown to a user."""
+    """(Chinese title, what to do) for an error shown to a user; an error may carry its own `ui_title`."""
+    if getattr(exc, "ui_title", None):
+        return exc.ui_title, ""
     for kind, title, hint in ERROR_HELP:
         if isinstance(exc, kind):
             return title, hint
@@ -208,7 +215,7 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
 def error_html(title: str, detail: str = "", hint: str = "", problems: Sequence[str] = ()) -> str:
     items = "".join(f"<li>{esc(p)}</li>" for p in problems[:50])
     more = f"<li>……另有 {len(problems) - 50} 处</li>" if len(problems) > 50 else ""
-    return (f'<div class="zq-error" role="alert"><strong>⚠️ {esc(title)}</strong>'
+    return (f'<div class="zq-error" role="alert"><strong>⚠ {esc(title)}</strong>'
             + (f"<p>{esc(detail)}</p>" if detail else "") + (f"<ul>{items}{more}</ul>" if items else "")
             + (f'<p class="zq-hint">{esc(hint)}</p>' if hint else "") + "</div>")
 
@@ -224,12 +231,19 @@ def status_html(state: str, message: str = "", elapsed: float = 0.0) -> str:
         return ""
     if state == "error":
         return message  # already an error panel
-    return ('<div class="zq-status" role="status"><strong>⏳ 正在准备知识库……</strong>'
+    return ('<div class="zq-status" role="status"><strong>正在准备知识库……</strong>'
             f"<p>{esc(message or '正在加载')}（已用 {elapsed:.0f} 秒；首次启动需要建立索引，约 1–2 分钟）</p>"
             '<div class="zq-bar"><div></div></div></div>')
 
 
 # --- benchmark -------------------------------------------------------------------------------
+
+def metric_label(key: str) -> str:
+    """Example: metric_label("hit@5") == "检索命中@5" """
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    return re.sub(r"^(all_)?hit@", lambda m: "全部命中@" if m.group(1) else "检索命中@", key)
+
 
 def metrics_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of overall metrics per configuration from report.json."""
@@ -240,7 +254,7 @@ def metrics_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]
         for k, v in (configs[c].get("overall") or {}).items():
             if k not in keys and (v is None or isinstance(v, (int, float))):
                 keys.append(k)
-    rows = [[METRIC_LABELS.get(k, k)] + [fmt(k, (configs[c].get("overall") or {}).get(k)) for c in names]
+    rows = [[metric_label(k)] + [fmt(k, (configs[c].get("overall") or {}).get(k)) for c in names]
             for k in keys]
     return ["指标", *names], rows
 
@@ -248,7 +262,7 @@ def metrics_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]
 def results_table(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """(headers, rows) of per-question results from results.jsonl records."""
     present = [k for k in TYPE_METRICS if any(k in (r.get("metrics") or {}) for r in records)][:5]
-    headers = ["编号", "配置", "类型", "问题", "回答", "拒答", *(METRIC_LABELS.get(k, k) for k in present)]
+    headers = ["编号", "配置", "类型", "问题", "回答", "拒答", *(metric_label(k) for k in present)]
     rows = []
     for r in records:
         answer = " ".join(str(r.get("answer", "")).split())
