@@ -12,13 +12,14 @@ from pathlib import Path
 
 from .answering import make_citation
 from .errors import InputError, ZhibuError
-from .extractive import candidates, question_terms, term_weights
+from .extractive import candidates, coverage, question_terms, term_weights
 from .questions import check_question
 from .types import Citation, Hit
 
 MAX_POINTS = 6
-MIN_POINTS = 3
 MAX_PER_ARTICLE = 2
+MAX_POINTS_ON_TOPIC = 4  # for an article whose title names the topic
+RELEVANT_COVERAGE = 0.5  # share of the topic's term weight a passage (with its headings) must contain
 QUOTES_PER_POINT = 2
 # Discussion prompts; only the quoted words and titles change (no invented content).
 QUESTION_TEMPLATES = (
@@ -49,14 +50,22 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit].rstrip("，,、；;") + "…"
 
 
-def group_hits(hits: list[Hit]) -> list[list[Hit]]:
-    """Hits grouped by (article, section) in rank order, at most MAX_PER_ARTICLE groups per article."""
+def _header(h: Hit) -> str:
+    return " ".join((h.meta.article_title, h.meta.column or "", h.meta.section or ""))
+
+
+def group_hits(hits: list[Hit], weights: dict[str, float]) -> list[list[Hit]]:
+    """Hits grouped by (article, section) in rank order. An article whose title names the topic
+    may give up to MAX_POINTS_ON_TOPIC points; others at most MAX_PER_ARTICLE, so several
+    articles speak.
+    """
     groups: dict[tuple[str, int], list[Hit]] = {}
     per_article: dict[str, int] = {}
     for h in hits:
         key = (h.chunk.article_id, h.chunk.section_index)
         if key not in groups:
-            if per_article.get(key[0], 0) >= MAX_PER_ARTICLE:
+            cap = MAX_POINTS_ON_TOPIC if coverage(h.meta.article_title, weights) >= 0.5 else MAX_PER_ARTICLE
+            if per_article.get(key[0], 0) >= cap:
                 continue
             per_article[key[0]] = per_article.get(key[0], 0) + 1
             groups[key] = []
@@ -64,24 +73,22 @@ def group_hits(hits: list[Hit]) -> list[list[Hit]]:
     return list(groups.values())
 
 
-def build_lesson(pipeline, topic: str, *, k: int = 30) -> Lesson:
+def build_lesson(pipeline, topic: str, *, k: int = 40) -> Lesson:
     """Outline for `topic` from the knowledge base; raises InputError when nothing relevant exists."""
     topic = check_question(topic, 100).strip("？?。 ")
-    hits = pipeline.retriever().retrieve(topic, k)
     weights = term_weights(question_terms(topic))
-    hits = [h for h in hits if any(t in h.chunk.text or t in h.meta.article_title for t in weights)] or hits[:5]
-    if not hits:
+    hits = pipeline.retriever().retrieve(topic, k)
+    # keep passages that are about the topic (its words in the text or the headings)
+    relevant = [h for h in hits if coverage(_header(h) + "\n" + h.chunk.text, weights) >= RELEVANT_COVERAGE]
+    if not relevant:
         raise InputError(f"知识库中没有与“{topic}”相关的内容。")
     points: list[LessonPoint] = []
     n = 0
-    groups = group_hits(hits)
-    # prefer spreading across articles: one group per article first, then second groups
-    firsts = [g for i, g in enumerate(groups) if all(g[0].chunk.article_id != x[0].chunk.article_id for x in groups[:i])]
-    ordered = firsts + [g for g in groups if g not in firsts]
-    for group in ordered[:MAX_POINTS]:
-        cands = candidates(group, weights, "explain")
+    for group in group_hits(relevant, weights)[:MAX_POINTS]:
+        cands = [c for c in candidates(group, weights, "explain") if len(c.text) >= 12]
+        on_topic = sorted(cands, key=lambda c: (-coverage(c.text, weights), -c.score))
         quotes = []
-        for c in cands[:QUOTES_PER_POINT]:
+        for c in on_topic[:QUOTES_PER_POINT]:
             n += 1
             hit = group[c.hit_index]
             quotes.append(make_citation(n, hit, c.start, c.end, pipeline.source_for(hit.chunk.issue_id)))
@@ -90,7 +97,7 @@ def build_lesson(pipeline, topic: str, *, k: int = 30) -> Lesson:
             title = meta.section or meta.article_title
             points.append(LessonPoint(f"{title}（《{meta.article_title}》）" if meta.section else title, tuple(quotes)))
     used = {q.article_title for p in points for q in p.quotes}
-    related = tuple(dict.fromkeys(h.meta.article_title for h in hits if h.meta.article_title not in used))[:5]
+    related = tuple(dict.fromkeys(h.meta.article_title for h in relevant if h.meta.article_title not in used))[:5]
     return Lesson(topic, tuple(points), related, tuple(discussion_questions(topic, points)))
 
 

@@ -374,7 +374,7 @@ def launch(demo, settings: Settings, work_dir: Path, **overrides):
                    auth_message="请输入用户名和密码", max_file_size=MAX_UPLOAD, allowed_paths=[str(work_dir)],
                    blocked_paths=blocked, theme=make_theme(), css=CSS_FILE.read_text(encoding="utf-8"),
                    footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
-                   show_error=False, share=False)
+                   show_error=False, share=False, quiet=True)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo.launch(**{**options, **overrides})
 
