@@ -87,7 +87,7 @@ class Startup:
                 self.log("zhibu-qa: catalogue empty; ingesting the configured corpus")
             status = pipe.index_status() if pipe.catalogue.sources else "missing"
             if status != "ok":
-                self.message = "正在建立检索索引"
+                self.message = "正在建立检索索引，首次启动约需 1–2 分钟"
                 self.log(f"zhibu-qa: index {status}; building it (about a minute on 2 cores)…")
             pipe.ensure_ready(progress=False)
             self.message = "正在加载向量模型"

@@ -232,7 +232,7 @@ def status_html(state: str, message: str = "", elapsed: float = 0.0) -> str:
     if state == "error":
         return message  # already an error panel
     return ('<div class="zq-status" role="status"><strong>正在准备知识库……</strong>'
-            f"<p>{esc(message or '正在加载')}（已用 {elapsed:.0f} 秒；首次启动需要建立索引，约 1–2 分钟）</p>"
+            f"<p>{esc(message or '正在加载')}（已用 {elapsed:.0f} 秒）</p>"
             '<div class="zq-bar"><div></div></div></div>')
 
 
