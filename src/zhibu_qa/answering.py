@@ -240,7 +240,7 @@ class AnswerService:
                                           backend, notices=tuple(notices), search_query=query.search,
                                           suggestions=titles), t0)
                 return
-            yield answer.text
+            yield from (piece for piece in re.split(r"(?<=\])", answer.text) if piece)  # one cited group at a time
         if kind == "partial":
             note = f"（注意：本刊资料中没有关于“{'”“'.join(ev.missing[:3])}”的内容，以上只回答了有资料的部分。）"
             answer = replace(answer, text=answer.text + note, refusal_kind="partial")
