@@ -132,7 +132,9 @@ def naive_chunks(text: str, issue: Issue, articles: Sequence[Article], size: int
         if not piece.strip():
             continue
         mid = start + len(piece) // 2
-        art = next((a for a in articles if a.char_start <= mid < a.char_end), None)
+        # the article covering the midpoint, else the last one starting before it (TOC pages, gaps)
+        art = next((a for a in articles if a.char_start <= mid < a.char_end), None) or max(
+            (a for a in articles if a.char_start <= mid), key=lambda a: a.char_start, default=None)
         cid = hashlib.sha256(f"naive\x1f{issue.id}\x1f{start}\x1f{piece}".encode()).hexdigest()[:20]
         chunks.append(Chunk(cid, art.id if art else "", issue.id, 0, piece, piece,
                             (Segment(0, start, len(piece)),), count_tokens(piece)))
