@@ -119,3 +119,15 @@ def test_pdf_without_text_layer_is_refused(pipe, tmp_path):
     c.save()
     with pytest.raises(IngestError, match="text layer"):
         pipe.ingest([pdf])
+
+
+def test_text_with_a_toc_line_but_no_magazine_layout_falls_back_with_a_warning(tmp_path):
+    from zhibu_qa.ingest import read_and_parse
+
+    doc = tmp_path / "notes.txt"
+    doc.write_text("学习笔记\n\n目录\n\n一、总体要求\n\n二、主要任务\n\n一、总体要求\n\n坚持党的全面领导，推进各项工作。\n\n"
+                   "二、主要任务\n\n抓好理论学习，开展主题党日活动。\n", encoding="utf-8")
+    parsed = read_and_parse(doc)
+    assert parsed.articles and parsed.issue.kind in ("document", "magazine")
+    text = "".join(p.text for a in parsed.articles for s in a.sections for p in s.paragraphs)
+    assert "开展主题党日活动" in text

@@ -19,11 +19,18 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
     """Parse decoded text: magazine layout when it has a table of contents, else a document."""
     from .magazine import has_toc, parse_magazine
 
+    fallback_note = ""
     if has_toc(text):
         try:
-            return parse_magazine(text, source_path, sha256)
-        except StopIteration:
-            pass  # a 目录 line but no usable TOC: fall back to the generic parser
+            parsed = parse_magazine(text, source_path, sha256)
+        except (StopIteration, ValueError, IndexError) as exc:  # a 目录 line but no usable layout
+            fallback_note = f"magazine layout not recognised ({type(exc).__name__}); parsed as a plain document"
+        else:
+            r = parsed.report
+            if r.toc_entries and r.toc_matched >= max(1, r.toc_entries // 2):
+                return parsed
+            fallback_note = (f"only {r.toc_matched} of {r.toc_entries} TOC entries found in the body; "
+                             "parsed as a plain document")
     from .documents import parse_document
 
     stem = Path(source_path).stem
@@ -34,7 +41,8 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
         raise IngestError(f"{source_path}: no text found to ingest")
     chars = sum(a.n_chars for a in articles)
     report = IngestReport(articles=len(articles), sections=sum(len(a.sections) for a in articles),
-                          content_chars=chars, covered_chars=chars)
+                          content_chars=chars, covered_chars=chars,
+                          warnings=(fallback_note,) if fallback_note else ())
     return ParsedSource(issue, text, tuple(articles), report)
 
 
