@@ -328,7 +328,9 @@ def report(res: dict) -> str:
              ("RSS: start / model loaded / index loaded",
               f"{q['rss_start_mb']:.0f} / {q['rss_model_mb']:.0f} / {q['rss_index_mb']:.0f} MB", tag),
              ("peak RSS of the query process", f"{q['peak_rss_mb']:.0f} MB", tag)]
-    rows += [(f"vectors in memory for {x} issues", f"{q['vectors_mb'] * x / m:.0f} MB", vec_proj)
+    index_rss = q["rss_index_mb"] - q["rss_model_mb"]
+    rows += [(f"vectors in memory / RSS added by the index, {x} issues",
+              f"{q['vectors_mb'] * x / m:.0f} / {index_rss * x / m:.0f} MB", vec_proj)
              for x in dict.fromkeys((n, 1000)) if x != m] + latency_rows(q["latency"], tag)
     lines += ["", f"## Synthetic archive ({n} issues requested)", *table(rows)]
     if "quality" in s:

@@ -26,7 +26,8 @@ class Settings:
     embedding_model: str = "models/m3e-small"
     query_prefix: str = ""  # e.g. BGE: "为这个句子生成表示以用于检索相关文章："
     passage_prefix: str = ""
-    embed_batch_size: int = 32
+    embed_batch_size: int = 16  # measured fastest on 2 CPU cores (15.3 s vs 17.0 s at 32 for the shipped issue)
+    embedding_quantize: bool = False  # int8 dynamic quantization: ~2x faster indexing, slightly different vectors
     # knowledge base
     corpus_paths: tuple[str, ...] = ("corpus/tianjin-zhibu-shenghuo-2024-09b.txt",)
     index_dir: str = "index"
