@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import MODEL_DIR
+
 from zhibu_qa.embedders import SentenceTransformerEmbedder
 
 
