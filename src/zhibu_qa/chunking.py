@@ -120,6 +120,16 @@ def chunk_catalogue(articles: Iterable[Article], issues: dict[str, Issue],
     return chunks, metas
 
 
+def section_at(article: Article, pos: int) -> str | None:
+    """Heading of the section of `article` that holds source offset `pos` (None for the lead)."""
+    heading = None
+    for sec in article.sections:
+        start = sec.heading_span[0] if sec.heading_span else min((p.char_start for p in sec.paragraphs), default=pos + 1)
+        if start <= pos:
+            heading = sec.heading
+    return heading
+
+
 def naive_chunks(text: str, issue: Issue, articles: Sequence[Article], size: int = 500) -> tuple[list[Chunk], list[ChunkMeta]]:
     """The common RAG-kit default: fixed windows of `size` characters over the raw file, no structure.
 
@@ -138,6 +148,6 @@ def naive_chunks(text: str, issue: Issue, articles: Sequence[Article], size: int
         cid = hashlib.sha256(f"naive\x1f{issue.id}\x1f{start}\x1f{piece}".encode()).hexdigest()[:20]
         chunks.append(Chunk(cid, art.id if art else "", issue.id, 0, piece, piece,
                             (Segment(0, start, len(piece)),), count_tokens(piece)))
-        metas.append(ChunkMeta(art.title if art else "", art.column if art else None, None,
-                               art.authors if art else (), issue.label))
+        metas.append(ChunkMeta(art.title if art else "", art.column if art else None,
+                               section_at(art, mid) if art else None, art.authors if art else (), issue.label))
     return chunks, metas

@@ -198,14 +198,14 @@ class Pipeline:
                 chunks += c
                 metas += m
             naive_dir = self.index_dir / NAIVE_DIR
-            config = {"naive_chars": 500}
+            config = {"naive_chars": 500, "sections": 1}
+            sources = {s.path: s.sha256 for s in self.catalogue.sources}
             try:
                 idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
-                if len(idx) != len(chunks):
+                if len(idx) != len(chunks) or idx.manifest.sources != sources:
                     raise IndexMismatchError("naive index out of date")
             except (IndexMissingError, IndexMismatchError):
-                build_index(naive_dir, chunks, metas, self.embedder, chunker=config,
-                            sources={s.path: s.sha256 for s in self.catalogue.sources})
+                build_index(naive_dir, chunks, metas, self.embedder, chunker=config, sources=sources)
                 idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
             self._retrievers["naive"] = make_retriever("dense", idx, self.embedder)
         return self._retrievers["naive"]

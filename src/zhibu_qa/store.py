@@ -207,7 +207,7 @@ def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[
                 fh.write(json.dumps(_chunk_to_dict(chunk, meta), ensure_ascii=False) + "\n")
 
         n_reused = sum(1 for t in texts if t in reusable)
-        stats = BuildStats(n_chunks=len(chunks), n_embedded=len(chunks) - n_reused, n_reused=n_reused,
+        stats = BuildStats(n_chunks=len(chunks), n_embedded=len(new_texts), n_reused=n_reused,
                            n_removed=len(previous_ids - {c.id for c in chunks}),
                            seconds=round(time.perf_counter() - started, 3))
         manifest = Manifest(
