@@ -75,6 +75,8 @@ def test_refusal_policy_thresholds_come_from_the_policy():
     assert decide_refusal(ev, RefusalPolicy(min_coverage=0.5, min_dense=0.6)) == "not_covered"
     assert decide_refusal(Evidence(0.7, 0.9, ("东丽区",), 0.2), RefusalPolicy(max_missing=0.5)) == "partial"
     assert decide_refusal(Evidence(0.7, 0.9, ("东丽区",), 0.6), RefusalPolicy(max_missing=0.5)) == "not_covered"
+    # a place the knowledge base names elsewhere but no retrieved passage mentions
+    assert decide_refusal(Evidence(0.7, 0.9, ("河西区",), 0.2, ("河西区",)), RefusalPolicy()) == "not_covered"
 
 
 def test_refusal_thresholds_are_read_from_settings(tmp_path):

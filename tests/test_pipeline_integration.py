@@ -51,6 +51,24 @@ def test_unanswerable_question_is_refused_with_closest_articles(pipeline):
     assert 1 <= len(answer.suggestions) <= 3 and "东丽" in answer.text
 
 
+@pytest.mark.parametrize(("question", "why"), [
+    ("盆罐庄村的民宿住一晚多少钱？", "金额"),  # the village and its homestays are covered, prices are not
+    ("向阳社工学院的地址在哪里？", "地址"),
+    ("河西区是怎么开展智慧社区建设的？", "河西区"),  # named once in the issue, never on this topic
+])
+def test_subject_covered_but_detail_missing_is_refused(pipeline, question, why):
+    answer = pipeline.ask(question)
+    assert answer.refused and answer.refusal_kind == "not_covered" and not answer.citations
+    assert why in answer.text
+
+
+def test_comparison_answers_each_side_from_passages_that_name_it(pipeline):
+    answer = pipeline.ask("富民路街道“大工委”和新村街道“大党委”各吸纳了多少兼职委员？")
+    assert "17名党员" in answer.text and "60人" in answer.text
+    titles = {c.article_title for c in answer.citations}
+    assert len(titles) == 2
+
+
 def test_adding_a_source_embeds_only_new_chunks(built_settings, tmp_path):
     index_dir = tmp_path / "index"
     shutil.copytree(built_settings.index_dir, index_dir)

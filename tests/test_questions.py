@@ -55,3 +55,11 @@ def test_followup_ordinal_picks_the_item():
 def test_standalone_question_with_history_is_not_rewritten():
     q = analyse("党务公开的程序包括哪几步？", [Turn("和平区怎么为基层减负？", "…")])
     assert not q.rewritten and q.search == "党务公开的程序包括哪几步?"
+
+
+def test_compare_subjects_keep_quoted_names():
+    from zhibu_qa.questions import compare_subjects
+
+    assert compare_subjects("富民路街道“大工委”和新村街道“大党委”各吸纳了多少兼职委员？") == (
+        "富民路街道“大工委”", "新村街道“大党委”")
+    assert classify("西青区和天津海事局的“书记项目”数量差多少？") == "compare"

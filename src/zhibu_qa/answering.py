@@ -17,23 +17,25 @@ from pathlib import Path
 from .citations import split_answer_sentences, support_score, validate_markers
 from .errors import BackendUnavailableError, ConfigError, GenerationError
 from .extractive import (
-    ASKED_UNIT_RE,
     Candidate,
     boost_quoted,
     candidates,
     coverage,
     dedupe,
-    quantity_pattern,
     question_terms,
     select,
     term_weights,
 )
-from .questions import NAMED_IDF, Query, analyse, classify, compare_subjects
+from .questions import NAMED_IDF, Query, analyse, classify, compare_subjects, places
 from .retrieval import Retriever
+from .shapes import missing_shape, shape_test
 from .text import general_idf, in_dictionary, map_span, split_sentences
 from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
+# "各/分别/都" spread a question over the compared sides; once split, each side is a plain question
+DISTRIBUTIVE_RE = re.compile(r"分别|各自|各(?=[是有叫卖清办发吸做用设])|都(?=[有在搞])")
+SIDE_POOL = 2  # a comparison side searches k * SIDE_POOL passages and keeps those naming its subject
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
 NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
@@ -54,6 +56,7 @@ class Evidence:
     top_dense: float
     missing: tuple[str, ...]  # question terms found nowhere in the knowledge base
     missing_share: float = 0.0  # their share of the question's term weight
+    unfound: tuple[str, ...] = ()  # places asked about that are in the knowledge base but not in the hits
 
 
 def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool]) -> Evidence:
@@ -66,8 +69,14 @@ def assess(query: Query, hits: Sequence[Hit], corpus_has: Callable[[str], bool])
     # BM25-only retrieval has no dense scores: then the dense criterion does not apply
     dense = max((h.dense_score for h in hits if h.dense_score is not None), default=1.0)
     missing = tuple(t for t in weights if _names_something(t) and not _mentioned(t, corpus_has))
+    # a place the question is about that none of the passages found mentions: the knowledge base
+    # names it elsewhere (a list, an address) but says nothing about it on this topic
+    asked_places = places(query.search)
+    wide = context + "\n".join(h.chunk.text for h in hits[5:])
+    unfound = tuple(p for p in asked_places if p in weights and p not in wide and p not in missing
+                    ) if len(asked_places) == 1 and query.intent != "compare" else ()
     total = sum(weights.values()) or 1.0
-    return Evidence(cov, dense, missing, sum(weights[t] for t in missing) / total)
+    return Evidence(cov, dense, missing + unfound, sum(weights[t] for t in missing) / total, unfound)
 
 
 def _names_something(term: str) -> bool:
@@ -91,18 +100,6 @@ def _mentioned(term: str, corpus_has: Callable[[str], bool]) -> bool:
     return len(term) >= 3 and (corpus_has(term[:-1]) or corpus_has(term[1:]))
 
 
-def lacks_asked_quantity(question: str, sentences: Sequence[str]) -> bool:
-    """A 多少X question whose chosen sentences hold no number with that measure word X.
-
-    Example: lacks_asked_quantity("建了多少套人才公寓？", ["人才公寓环境很好。"]) is True
-    """
-    m = ASKED_UNIT_RE.search(question)
-    if not m:
-        return False
-    pattern = re.compile(quantity_pattern(m.group(1)))
-    return not any(pattern.search(s) for s in sentences)
-
-
 def decide_refusal(ev: Evidence, policy: RefusalPolicy) -> str | None:
     """None (answer), "not_covered" (refuse) or "partial" (answer, say what is missing).
 
@@ -110,7 +107,7 @@ def decide_refusal(ev: Evidence, policy: RefusalPolicy) -> str | None:
     """
     if ev.coverage < policy.min_coverage or ev.top_dense < policy.min_dense:
         return "not_covered"
-    if ev.missing and ev.missing_share > policy.max_missing:
+    if ev.missing and ev.missing_share > policy.max_missing or ev.unfound:
         return "not_covered"
     if ev.missing:
         return "partial"
@@ -180,12 +177,14 @@ class AnswerService:
     """Answers questions from a retriever; backends: extractive (default) and openai."""
 
     def __init__(self, retriever: Retriever, source_for: Callable[[str], str], corpus_has: Callable[[str], bool], *,
+                 article_has: Callable[[str, str], bool] | None = None,
                  policy: RefusalPolicy = RefusalPolicy(), similarity: Callable[[str, list[str]], list[float]] | None = None,
                  llm=None, prompts_dir: Path | None = None, max_question_chars: int = 500,
                  context_tokens: int = 3000, mode: str = "hybrid"):
         self.retriever = retriever
         self.source_for = source_for
         self.corpus_has = corpus_has
+        self.article_has = article_has
         self.policy = policy
         self.similarity = similarity
         self.llm = llm
@@ -232,9 +231,10 @@ class AnswerService:
                     yield "\n\n"
         if answer is None:
             answer = self._extractive(query, hits[:k], filters)
-            if lacks_asked_quantity(query.search, [s.text for s in answer.sentences]):
+            shape = missing_shape(query.search, "".join(s.text for s in answer.sentences))
+            if shape:
                 text, titles = refusal_text(query, hits, "not_covered", (), self.mode)
-                text = text.replace(NOT_COVERED, NOT_COVERED + "相关段落中没有问题所问的数字。", 1)
+                text = text.replace(NOT_COVERED, NOT_COVERED + f"相关段落中没有问题所问的{shape}。", 1)
                 yield text
                 yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:10]),
                                           backend, notices=tuple(notices), search_query=query.search,
@@ -252,11 +252,27 @@ class AnswerService:
     def _finish(answer: Answer, t0: float) -> Answer:
         return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
 
+    def _side_hits(self, query: str, subject: str, k: int, filters: Filters) -> list[Hit]:
+        """Hits for one side of a comparison: passages that name the subject, else passages of
+        articles that do, else whatever the search found."""
+        hits = self.retriever.retrieve(query, k * SIDE_POOL, filters)
+        subject = (places(subject) or [subject])[0]  # "富民路街道“大工委”" is found by its place
+        named = [h for h in hits if subject in h.chunk.text or subject in h.meta.article_title
+                 or subject in (h.meta.section or "")]
+        if not named and self.article_has is not None:
+            named = [h for h in hits if self.article_has(h.chunk.article_id, subject)]
+        return (named or hits)[:k]
+
     def _choose(self, question: str, intent: str, hits: Sequence[Hit], offset: int = 0) -> list[Candidate]:
         weights = boost_quoted(term_weights(question_terms(question)), question)
         sim = (lambda sents: self.similarity(question, sents)) if self.similarity else None
         cands = candidates(hits, weights, intent, sim)
         chosen = select(cands, hits, intent, weights, question)
+        test = shape_test(question)
+        if test is not None and not test("".join(c.text for c in chosen)):
+            # the best-scoring passage lacks what is asked (a number, a sum, an address): take the
+            # best one that has it, if any; otherwise the refusal check will catch it
+            chosen = select(cands, hits, intent, weights, question, require=test)
         return [replace(c, hit_index=c.hit_index + offset) for c in chosen]
 
     def _extractive(self, query: Query, hits: Sequence[Hit], filters: Filters = Filters()) -> Answer:
@@ -267,10 +283,10 @@ class AnswerService:
             # a comparison answers each side from its own search, so one side cannot crowd out the other
             all_hits: list[Hit] = []
             chosen = []
-            for _subject, other in (pair, pair[::-1]):
+            for subject, other in (pair, pair[::-1]):
                 sub_query = query.search.replace(other, "")
-                sub_hits = self.retriever.retrieve(sub_query, len(hits), filters)
-                intent = classify(sub_query)
+                sub_hits = self._side_hits(sub_query, subject, len(hits), filters)
+                intent = classify(DISTRIBUTIVE_RE.sub("", sub_query))
                 chosen += self._choose(sub_query, "factoid" if intent == "compare" else intent, sub_hits,
                                        offset=len(all_hits))
                 all_hits += sub_hits

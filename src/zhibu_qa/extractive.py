@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .text import cut, general_idf, split_sentences
+from .text import cut, general_idf, in_dictionary, split_sentences
 from .types import Hit
 
 NUMERAL_RE = re.compile(r"\d|[一二三四五六七八九十百千万两]+(?:个|项|名|户|块|条|年|月|日|家|人|次|倍|类|所|处|支|批|位|种|余|多)")
@@ -103,12 +103,28 @@ def candidates(
 
 
 MAX_WINDOW = 2  # sentences in the core answer window; lists and explanations then extend forward
+# A second, separate window joins the answer when it scores at least this share of the best one
+# (two candidate passages beat one wrong guess while staying short).
+RUNNER_UP = 0.8
+# Share of a window's term coverage taken from its chunk's header (title, section, authors): the
+# header finds the article, the sentence's own words find the answer inside it.
+HEADER_WEIGHT = 0.3
+SHAPE_BONUS = 0.2
+# A window of the asked shape (a number, a sum…) replaces the best one if it scores at least this share.
+REQUIRE_RATIO = 0.75
 # Score lost per 100 characters of answer: keeps factual answers short.
 LENGTH_PENALTY = 0.05
 # What an answer to a question of this shape looks like (bonus for windows that contain it).
 ANSWER_SHAPES = (
-    (re.compile(r"叫什么|名称|名字|品牌|称号|口号|什么模式|什么机制|什么体系|什么平台|什么工程|什么奖"), re.compile(r"“[^”]{2,20}”|《[^》]{2,30}》")),
-    (re.compile(r"多大|年纪|岁数|几岁|多少岁|年龄"), re.compile(r"\d+\s*岁|[一二三四五六七八九十]+岁")),
+    (re.compile(r"叫什么|名称|名字|品牌|称号|口号|什么(?:样的?)?[\u4e00-\u9fff]{0,4}(?:模式|机制|体系|平台|工程|奖|理念|原则|思路|品牌|活动|项目|栏目)"),
+     re.compile(r"“[^”]{2,20}”|《[^》]{2,30}》")),
+    (re.compile(r"什么意思|是什么|含义|定义|指什么|何谓|什么叫"), re.compile(r"是指|指的是|即[^将使可]|就是|是一种|是一项")),
+    (re.compile(r"最后|最终|结果|后来|效果|成效|变化|怎么样了"),
+     re.compile(r"最终|最后|终于|如今|现在|目前|截至|成功|已经|已[经有为]|后来|此后|之后|直到|至今|退休|辞世|去世")),
+    (re.compile(r"多大|年纪|岁数|几岁|多少岁|年龄|多岁"), re.compile(r"\d+\s*岁|[一二三四五六七八九十]+岁")),
+    (re.compile(r"职务|职位|身份|担任什么|什么职"), re.compile(r"书记|部长|主任|委员|局长|主席|干事|队长|校长|院长|会长|担任|任职")),
+    (re.compile(r"例子|举例|比如|例如|有哪些类型"), re.compile(r"如[^果何今此]|比如|例如|像[^是]|诸如")),
+    (re.compile(r"(?:少|多|降|减|增|提高|提升|增长|下降)了?多少|比例|占比|百分"), re.compile(r"\d+(?:\.\d+)?\s*%|百分之|[一二三四五六七八九十]成|\d+(?:\.\d+)?\s*倍")),
     (re.compile(r"哪一?年|哪天|什么时候|何时|哪个月|时间"), re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[上下]半年|今年|去年")),
     (re.compile(r"谁|哪位|作者|书记是|主任是"), re.compile(r"[\u4e00-\u9fff]{2,4}(?:书记|主任|部长|局长|同志|说|介绍|表示|告诉记者)|文\s*/")),
     (re.compile(r"为什么|为何|原因|为啥|目的|初衷"), re.compile(r"因为|由于|为了|因此|所以|为此|初衷|目的|以便|导致|源于|得益于|旨在")),
@@ -126,7 +142,8 @@ def quantity_pattern(unit: str) -> str:
 
     Example: re.search(quantity_pattern("钱"), "销售额都能达到上千元")
     """
-    return rf"[\d一二三四五六七八九十百千万两]+\s*(?:多|余)?\s*(?:{UNIT_ALIASES.get(unit, re.escape(unit))})"
+    # a lone 一 ("一个个", "一名") is an article far more often than an answer
+    return rf"(?:\d+|[二三四五六七八九十百千万两]|[一二三四五六七八九十百千万两]{{2,}})\s*(?:多|余)?\s*(?:{UNIT_ALIASES.get(unit, re.escape(unit))})"
 
 
 @dataclass(frozen=True)
@@ -151,7 +168,7 @@ def shape_bonus(question: str, text: str) -> float:
         bonus += 0.35
     for asked, shape in ANSWER_SHAPES:
         if asked.search(question) and shape.search(text):
-            bonus += 0.2
+            bonus += SHAPE_BONUS
     return bonus
 
 
@@ -189,18 +206,22 @@ def windows(cands: Sequence[Candidate], weights: dict[str, float], question: str
                 text = "".join(c.text for c in run)
                 prior = max(c.score - c.lexical for c in run)  # rank prior and similarity
                 header = headers[run[0].hit_index] if headers else ""
-                score = (coverage(header + "\n" + text, weights) + prior + shape_bonus(question, text)
+                score = (HEADER_WEIGHT * coverage(header + "\n" + text, weights) + (1 - HEADER_WEIGHT) * coverage(text, weights)
+                         + prior + shape_bonus(question, text)
                          - LENGTH_PENALTY * len(text) / 100)
                 out.append(Window(run, score))
     out.sort(key=lambda w: -w.score)
     return out
 
 
-def _extend(window: Window, cands: Sequence[Candidate], budget: int) -> list[Candidate]:
-    """The window plus the sentences that follow it in its chunk, while they fit the budget."""
-    chosen = list(window.sentences)
-    following = sorted((c for c in cands if c.hit_index == window.hit_index and c.start > chosen[-1].start),
-                       key=lambda c: c.start)
+def _extend(window: Window, cands: Sequence[Candidate], budget: int,
+            chosen: list[Candidate] | None = None) -> list[Candidate]:
+    """The window (plus anything already chosen) and the sentences that follow the window in its
+    chunk, while they fit the budget."""
+    chosen = list(chosen or window.sentences)
+    last = window.sentences[-1].start
+    following = sorted((c for c in cands if c.hit_index == window.hit_index and c.start > last
+                        and c not in chosen), key=lambda c: c.start)
     used = sum(len(c.text) for c in chosen)
     for c in following:
         if used + len(c.text) > budget:
@@ -231,22 +252,45 @@ def _enumeration(window: Window, cands: Sequence[Candidate], budget: int) -> lis
     return chosen
 
 
+def _add_runner_up(chosen: list[Candidate], ranked: Sequence[Window], budget: int) -> list[Candidate]:
+    """Add the best window that shares no sentence with the answer when it scores nearly as well."""
+    top = ranked[0].score
+    used = {(c.hit_index, c.start) for c in chosen}
+    texts = {c.text for c in chosen}
+    for w in ranked[1:]:
+        if w.score < RUNNER_UP * top:
+            break
+        if any((c.hit_index, c.start) in used or c.text in texts for c in w.sentences):
+            continue
+        if sum(len(c.text) for c in chosen) + sum(len(c.text) for c in w.sentences) <= budget:
+            return chosen + list(w.sentences)
+        break
+    return chosen
+
+
+
+
 def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
-           weights: dict[str, float] | None = None, question: str = "") -> list[Candidate]:
+           weights: dict[str, float] | None = None, question: str = "",
+           require: Callable[[str], bool] | None = None) -> list[Candidate]:
     """Choose sentences by intent: the best window; lists and explanations read on from it;
-    comparisons take the best window for each of the two most important subjects.
+    comparisons take the best window for each of the two most important subjects. `require`
+    keeps only windows whose text passes it (when any do).
     """
     if not cands:
         return []
-    weights = local_weights(weights or {}, [c.text for c in cands])
     headers = [" ".join((h.meta.article_title, h.meta.column or "", h.meta.section or "", *h.meta.authors))
                for h in hits]
+    weights = local_weights(weights or {}, [c.text for c in cands])
     ranked = windows(cands, weights, question, headers)
+    if require is not None:  # only windows holding the asked kind of answer, when any nearly as good do
+        floor = REQUIRE_RATIO * ranked[0].score
+        ranked = [w for w in ranked if w.score >= floor and require("".join(c.text for c in w.sentences))] or ranked
     budget = BUDGET.get(intent, 250)
     if intent == "list" and ITEM_RE.match(ranked[0].sentences[0].text):
         chosen = _enumeration(ranked[0], cands, budget)
     elif intent in ("list", "explain"):
-        chosen = _extend(ranked[0], cands, budget)
+        chosen = _extend(ranked[0], cands, budget, _add_runner_up(list(ranked[0].sentences), ranked, budget))
     elif intent == "compare":
         chosen = list(ranked[0].sentences)
         subjects = sorted(weights, key=lambda t: -weights[t])[:2]
@@ -259,6 +303,7 @@ def select(cands: Sequence[Candidate], hits: Sequence[Hit], intent: str,
                 chosen += [c for c in other.sentences if c not in chosen]
     else:
         chosen = list(ranked[0].sentences)
+        chosen = _add_runner_up(chosen, ranked, budget)
     while len(chosen) > 1 and sum(len(c.text) for c in chosen) > budget:
         chosen.pop()
     return sorted(set(chosen), key=lambda c: (c.hit_index, c.start))
@@ -283,4 +328,23 @@ def question_terms(question: str) -> list[str]:
 
     Example: "五权" in question_terms("和平区下放给街道的“五权”是哪五项？")
     """
-    return list(dict.fromkeys(t for t in cut(question) if len(t) >= 2 or t.isdigit()))
+    terms = (_unglue(t) for t in cut(question))
+    return list(dict.fromkeys(t for t in terms if len(t) >= 2 or t.isdigit()))
+
+
+# Function characters jieba's new-word guessing glues onto a neighbour ("傅茂公是", "里举").
+GLUE_CHARS = set("是的了在和与把被给让对向从到里举为就也都又")
+
+
+def _unglue(term: str) -> str:
+    """Strip a function character jieba glued onto an unknown word.
+
+    Example: _unglue("傅茂公是") == "傅茂公"
+    """
+    if len(term) < 2 or in_dictionary(term) or term.isascii():
+        return term
+    while len(term) >= 2 and term[-1] in GLUE_CHARS:
+        term = term[:-1]
+    while len(term) >= 2 and term[0] in GLUE_CHARS:
+        term = term[1:]
+    return term

@@ -176,6 +176,17 @@ class Pipeline:
     def corpus_has(self, term: str) -> bool:
         return unicodedata.normalize("NFKC", term).lower() in self.corpus_blob
 
+    @cached_property
+    def article_blobs(self) -> dict[str, str]:
+        """Each article's indexed text with its title and section headings (NFKC, lower-case)."""
+        parts: dict[str, list[str]] = {}
+        for c, m in zip(self.index.chunks, self.index.metas, strict=True):
+            parts.setdefault(c.article_id, [m.article_title]).extend((m.section or "", c.text))
+        return {a: unicodedata.normalize("NFKC", "\n".join(p)).lower() for a, p in parts.items()}
+
+    def article_has(self, article_id: str, term: str) -> bool:
+        return unicodedata.normalize("NFKC", term).lower() in self.article_blobs.get(article_id, "")
+
     def retriever(self, mode: str | None = None):
         from .retrieval import make_retriever
 
@@ -236,7 +247,7 @@ class Pipeline:
             s = self.settings
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
             self._services[mode] = AnswerService(
-                retriever, self.source_for, self.corpus_has,
+                retriever, self.source_for, self.corpus_has, article_has=self.article_has,
                 policy=self.refusal_policy(),
                 similarity=self.similarity if s.sentence_similarity else None, llm=self.llm, prompts_dir=PROMPTS_DIR,
                 max_question_chars=s.max_question_chars, context_tokens=s.llm_context_tokens, mode=mode,

@@ -31,7 +31,7 @@ INJECTION_RE = re.compile(
 NUMBER_RE = re.compile(r"(多少|几[个位项条名次年月天户块家种类所期人]|几|何时|哪一?年|哪天|什么时候|比例|百分|占比|第几|多大|多长|多久|多高|多远)")
 LIST_RE = re.compile(r"(哪些|哪几|有哪|包括什么|包括哪|分别是|分别|都有什么|都有哪|列举|几项|几个方面|哪五|哪四|哪三|哪两|哪六|哪七)")
 EXPLAIN_RE = re.compile(r"(为什么|为何|怎么|怎样|如何|原因|做法|举措|措施|经验|意义|作用|办法|路径|途径|方式)")
-COMPARE_RE = re.compile(r"(区别|不同|不一样|异同|相比|比较|对比|分别|各自|各[是有叫卖清办发吸做用设]|都[有在搞])")
+COMPARE_RE = re.compile(r"(区别|不同|不一样|异同|相比|比较|对比|分别|各自|差多少|相差|差距|哪个[多少大小早晚]|各[是有叫卖清办发吸做用设]|都[有在搞])")
 FOLLOWUP_START_RE = re.compile(r"^(那|那么|还有|另外|此外|它|他|她|他们|她们|这个|这些|那个|其中|具体|详细|展开|再|接着|继续|第[一二三四五六七八九十\d]+[点条项个])")
 ORDINAL_RE = re.compile(r"第([一二三四五六七八九十\d]+)[点条项个]")
 PLACE_SUFFIXES = ("新区", "区", "县", "镇", "乡", "街道", "社区", "村")
@@ -162,12 +162,31 @@ def places(text: str) -> list[str]:
     return [e for e in entities(text) if e.endswith(PLACE_SUFFIXES)]
 
 
+def _merge_quoted(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A quoted name (“大工委”) is one noun, whatever jieba made of its parts."""
+    out: list[tuple[str, str]] = []
+    quote: list[str] | None = None
+    for word, flag in words:
+        if word in "“「『" and quote is None:
+            quote = [word]
+        elif quote is not None:
+            quote.append(word)
+            if word in "”」』":
+                out.append(("".join(quote), "nz"))
+                quote = None
+        else:
+            out.append((word, flag))
+    if quote:
+        out += [(w, "x") for w in quote]
+    return out
+
+
 def compare_subjects(question: str) -> tuple[str, str] | None:
     """The two things compared in "A和B…" questions.
 
     Example: compare_subjects("盆罐庄村和第六埠村都搞直播带货，各卖什么？") == ("盆罐庄村", "第六埠村")
     """
-    words = _pos(question)
+    words = _merge_quoted(_pos(question))
     for i, (word, flag) in enumerate(words):
         if flag == "c" and word in ("和", "与", "及", "跟", "同"):
             left, right = "", ""
