@@ -69,6 +69,18 @@ def test_comparison_answers_each_side_from_passages_that_name_it(pipeline):
     assert len(titles) == 2
 
 
+def test_a_question_asking_two_things_gets_both(pipeline):
+    answer = pipeline.ask("隐患治理党员突击队是多少名党员骨干组成的？一共消除了多少处线路隐患？")
+    assert "28名党员骨干" in answer.text and "213处" in answer.text
+
+
+def test_a_list_answer_brings_every_item_of_an_enumeration_split_across_passages(pipeline):
+    answer = pipeline.ask("专家文章提出要健全暖心关爱机制，具体有哪几条？")
+    positions = [answer.text.index(x) for x in ("一是", "二是", "三是", "四是")]
+    assert positions == sorted(positions)
+    assert "那部微" not in pipeline.ask("天津海事局那部微电影叫什么名字？").text  # no bogus "missing" note
+
+
 def test_adding_a_source_embeds_only_new_chunks(built_settings, tmp_path):
     index_dir = tmp_path / "index"
     shutil.copytree(built_settings.index_dir, index_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zhibu_qa.errors import InputError
-from zhibu_qa.questions import analyse, classify, places, rewrite_followup, strip_injection
+from zhibu_qa.questions import analyse, classify, places, question_parts, rewrite_followup, strip_injection
 from zhibu_qa.types import Turn
 
 
@@ -63,3 +63,9 @@ def test_compare_subjects_keep_quoted_names():
     assert compare_subjects("富民路街道“大工委”和新村街道“大党委”各吸纳了多少兼职委员？") == (
         "富民路街道“大工委”", "新村街道“大党委”")
     assert classify("西青区和天津海事局的“书记项目”数量差多少？") == "compare"
+
+
+def test_a_question_asking_two_things_is_split_with_its_subject():
+    assert question_parts("突击队有多少人？消除了多少处隐患？") == ["突击队有多少人", "突击队消除了多少处隐患"]
+    assert question_parts("微电影叫什么，得了什么奖？") == ["微电影叫什么", "微电影得了什么奖"]
+    assert question_parts("场地受限，利用部是怎么分区安排查档的？") == ["场地受限，利用部是怎么分区安排查档的？"]

@@ -26,7 +26,7 @@ from .extractive import (
     select,
     term_weights,
 )
-from .questions import NAMED_IDF, Query, analyse, classify, compare_subjects, places
+from .questions import NAMED_IDF, Query, analyse, classify, compare_subjects, places, question_parts
 from .retrieval import Retriever
 from .shapes import missing_shape, shape_test
 from .text import general_idf, in_dictionary, map_span, split_sentences
@@ -35,6 +35,8 @@ from .types import Answer, AnswerSentence, Citation, Filters, Hit, Turn
 BACKENDS = ("extractive", "openai")
 # "各/分别/都" spread a question over the compared sides; once split, each side is a plain question
 DISTRIBUTIVE_RE = re.compile(r"分别|各自|各(?=[是有叫卖清办发吸做用设])|都(?=[有在搞])")
+COUNTING_RE = re.compile(r"^[一二三四五六七八九十两几\d]+[个项条点招种类件大步批方样]")  # "三招", "五项": counts, not names
+CARRIED_WEIGHT = 0.5  # weight of follow-up terms taken from the previous turn
 SIDE_POOL = 2  # a comparison side searches k * SIDE_POOL passages and keeps those naming its subject
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passage
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
@@ -83,9 +85,9 @@ def _names_something(term: str) -> bool:
     """A rare dictionary word or a longer unknown word; two-character unknowns are usually jieba
     splitting a phrase oddly ("各清", "能卖"), not names.
 
-    Example: _names_something("东丽区") and not _names_something("各清")
+    Example: _names_something("东丽区") and not _names_something("各清") and not _names_something("三招")
     """
-    if len(term) < 2 or general_idf(term) < NAMED_IDF:
+    if len(term) < 2 or general_idf(term) < NAMED_IDF or COUNTING_RE.match(term):
         return False
     return len(term) >= 3 or in_dictionary(term)
 
@@ -259,12 +261,19 @@ class AnswerService:
         subject = (places(subject) or [subject])[0]  # "富民路街道“大工委”" is found by its place
         named = [h for h in hits if subject in h.chunk.text or subject in h.meta.article_title
                  or subject in (h.meta.section or "")]
+        # the rest of an article that names the subject goes on about it ("街道建成…")
+        articles = {h.chunk.article_id for h in named}
+        named = [h for h in hits if h in named or h.chunk.article_id in articles]
         if not named and self.article_has is not None:
             named = [h for h in hits if self.article_has(h.chunk.article_id, subject)]
         return (named or hits)[:k]
 
-    def _choose(self, question: str, intent: str, hits: Sequence[Hit], offset: int = 0) -> list[Candidate]:
+    def _choose(self, question: str, intent: str, hits: Sequence[Hit], offset: int = 0,
+                own: str | None = None) -> list[Candidate]:
         weights = boost_quoted(term_weights(question_terms(question)), question)
+        if own is not None:
+            # a follow-up's own words say what is asked now; the carried topic only locates it
+            weights = {t: w if t in own else w * CARRIED_WEIGHT for t, w in weights.items()}
         sim = (lambda sents: self.similarity(question, sents)) if self.similarity else None
         cands = candidates(hits, weights, intent, sim)
         chosen = select(cands, hits, intent, weights, question)
@@ -278,7 +287,12 @@ class AnswerService:
     def _extractive(self, query: Query, hits: Sequence[Hit], filters: Filters = Filters()) -> Answer:
         pair = compare_subjects(query.search) if query.intent == "compare" else None
         if pair is None:
-            chosen = self._choose(query.search, query.intent, hits)
+            own = query.cleaned if query.rewritten else None
+            parts = question_parts(query.search)
+            if len(parts) == 1:
+                chosen = self._choose(query.search, query.intent, hits, own=own)
+            else:  # a question asking two things answers each from the same passages
+                chosen = dedupe([c for part in parts for c in self._choose(part, classify(part), hits, own=own)])
         else:
             # a comparison answers each side from its own search, so one side cannot crowd out the other
             all_hits: list[Hit] = []

@@ -96,6 +96,27 @@ def classify(question: str) -> str:
     return "factoid"
 
 
+ASKING_RE = re.compile(r"多少|几[个项名位次处家条种天年人]|什么|哪|谁|怎么|怎样|如何|为什么|为何")
+# what is left of the first part once its asking words go: its subject ("…突击队有多少人" -> "…突击队")
+ASK_TAIL_RE = re.compile(r"(?:有|是|叫|为|得了|用了|在|共)?(?:多少|几|什么|哪|谁|怎么|怎样|如何|为什么|为何).*$")
+
+
+def question_parts(question: str) -> list[str]:
+    """A question asking two things ("突击队有多少人？消除了多少处隐患？") as one question per
+    thing, the later ones given the first one's subject; any other question as itself.
+
+    Example: question_parts("微电影叫什么，得了什么奖？") == ["微电影叫什么", "微电影得了什么奖"]
+    """
+    pieces = [p.strip() for p in re.split(r"[？?；;]|[，,](?=[^，,]*(?:多少|几|什么|哪|谁|怎么|怎样|如何))", question)
+              if p.strip()]
+    asking = [i for i, p in enumerate(pieces) if ASKING_RE.search(p)]
+    if len(asking) < 2:
+        return [question]
+    first = "，".join(pieces[: asking[0] + 1])
+    subject = ASK_TAIL_RE.sub("", pieces[asking[0]])
+    return [first] + [subject + pieces[i] for i in asking[1:]]
+
+
 PRONOUN_RE = re.compile(r"(它|他|她|其|该|这里|那里|里面|这个|那个|这些|那些|此|上述|前面|刚才)")
 NAMED_IDF = 11.5  # general-language IDF above which a word names something (place, person, coined term)
 
