@@ -9,6 +9,7 @@ from conftest import FIXTURES
 
 from zhibu_qa.pipeline import Pipeline
 from zhibu_qa.text import title_key
+from zhibu_qa.types import Turn
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +80,12 @@ def test_a_list_answer_brings_every_item_of_an_enumeration_split_across_passages
     positions = [answer.text.index(x) for x in ("一是", "二是", "三是", "四是")]
     assert positions == sorted(positions)
     assert "那部微" not in pipeline.ask("天津海事局那部微电影叫什么名字？").text  # no bogus "missing" note
+
+
+def test_a_followup_about_another_place_is_answered_from_passages_about_it(pipeline):
+    first = "和平区是怎么给基层减负的？"
+    answer = pipeline.ask("那河东区呢？", [Turn(first, pipeline.ask(first).text)])
+    assert answer.citations and "河东区" in answer.citations[0].quote and "和平区" not in answer.citations[0].quote
 
 
 def test_adding_a_source_embeds_only_new_chunks(built_settings, tmp_path):

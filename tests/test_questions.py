@@ -69,3 +69,8 @@ def test_a_question_asking_two_things_is_split_with_its_subject():
     assert question_parts("突击队有多少人？消除了多少处隐患？") == ["突击队有多少人", "突击队消除了多少处隐患"]
     assert question_parts("微电影叫什么，得了什么奖？") == ["微电影叫什么", "微电影得了什么奖"]
     assert question_parts("场地受限，利用部是怎么分区安排查档的？") == ["场地受限，利用部是怎么分区安排查档的？"]
+
+
+def test_followup_swaps_a_place_for_an_organisation():
+    prev = [Turn("西青区今年选了多少个“书记项目”？", "672个。")]
+    assert rewrite_followup("那天津海事局呢？", prev) == "天津海事局今年选了多少个“书记项目”？"

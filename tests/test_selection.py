@@ -112,3 +112,18 @@ def test_a_sentence_opening_with_a_pronoun_borrows_the_name_before_it():
 
 def test_counting_words_are_not_missing_names():
     assert not _names_something("三招") and not _names_something("五项")
+
+
+def test_a_counted_list_announcement_answers_a_which_kinds_question():
+    q = "党的纪律处分有哪几种？"
+    assert shape_bonus(q, "对党员的纪律处分有五种：警告、严重警告、撤销党内职务、留党察看、开除党籍。") > shape_bonus(
+        q, "党的纪律主要包括政治纪律、组织纪律、廉洁纪律、群众纪律、工作纪律、生活纪律。")
+
+
+def test_how_long_is_an_asking_word_not_a_term():
+    assert question_terms("预备党员的预备期是多长？") == ["预备党员", "预备期"]
+
+
+def test_birthplace_question_prefers_the_birth_sentence():
+    q = "李季达是哪里人？"
+    assert shape_bonus(q, "李季达出生在四川省巫山县一个工商业兼地主家庭。") > shape_bonus(q, "李季达在天津开展党的工作。")

@@ -50,3 +50,8 @@ def test_jieba_glued_function_characters_are_stripped():
     assert _unglue("傅茂公是") == "傅茂公"
     assert _unglue("减负") == "减负"  # dictionary words are left alone
     assert "傅茂公" in question_terms("文中提到的傅茂公是谁？")
+
+
+def test_where_of_an_event_does_not_ask_for_an_address():
+    assert missing_shape("李季达被捕后关在哪里？", "两人分别被关进男囚室和女囚室。") is None
+    assert missing_shape("纪念馆在哪里？", "纪念馆很受欢迎。") == "地址"

@@ -99,6 +99,8 @@ def _mentioned(term: str, corpus_has: Callable[[str], bool]) -> bool:
     """
     if corpus_has(term):
         return True
+    if len(term) >= 4 and in_dictionary(term) and corpus_has(term[:2]) and corpus_has(term[2:]):
+        return True  # an everyday compound ("荣誉称号") whose parts the text uses, not a missing name
     return len(term) >= 3 and (corpus_has(term[:-1]) or corpus_has(term[1:]))
 
 
@@ -268,6 +270,18 @@ class AnswerService:
             named = [h for h in hits if self.article_has(h.chunk.article_id, subject)]
         return (named or hits)[:k]
 
+    def _about_place(self, question: str, hits: Sequence[Hit]) -> Sequence[Hit]:
+        """For a question about one place, the passages about it (when any are among the hits):
+        "那河东区呢？" is not answered with 和平区's passage however well its other words match."""
+        asked = places(question)
+        if len(asked) != 1:
+            return hits
+        place = asked[0]
+        about = [h for h in hits if place in h.chunk.text or place in h.meta.article_title
+                 or place in (h.meta.section or "")
+                 or (self.article_has is not None and self.article_has(h.chunk.article_id, place))]
+        return about or hits
+
     def _choose(self, question: str, intent: str, hits: Sequence[Hit], offset: int = 0,
                 own: str | None = None) -> list[Candidate]:
         weights = boost_quoted(term_weights(question_terms(question)), question)
@@ -288,6 +302,8 @@ class AnswerService:
         pair = compare_subjects(query.search) if query.intent == "compare" else None
         if pair is None:
             own = query.cleaned if query.rewritten else None
+            if query.rewritten:  # not for a plain question: its place may be a premise to correct
+                hits = self._about_place(query.search, hits)
             parts = question_parts(query.search)
             if len(parts) == 1:
                 chosen = self._choose(query.search, query.intent, hits, own=own)

@@ -224,6 +224,7 @@ def compare_subjects(question: str) -> tuple[str, str] | None:
     return None
 
 
+ORGANISATION_RE = re.compile(r"(?:局|委|部|院|所|公司|集团|中心|学校|医院|协会|支部|党委|工委|办|队|站|馆)$")
 FOLLOW_CLAUSE_RE = re.compile(r"^(?:那么|那|还有|另外|此外)?(.{1,16}?)呢[？?，,]?(.*)$")
 
 
@@ -247,6 +248,8 @@ def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
         subject = m.group(1).strip()
         if old_places and places(subject):
             return prev.question.replace(old_places[0], places(subject)[0], 1)
+        if old_places and ORGANISATION_RE.search(subject):  # "那天津海事局呢？" after "西青区…"
+            return prev.question.replace(old_places[0], subject, 1)
         return f"{subject} {prev.question}"
     core = re.sub(r"^(那么|那|还有|另外|此外)", "", question)
     if m:

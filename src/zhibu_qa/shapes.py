@@ -20,6 +20,8 @@ PERSON_ASK_RE = re.compile(r"叫什么名字|的姓名|名字是什么|是谁|�
 PERSON_CUE_RE = re.compile(r"文\s*/|[\u4e00-\u9fff]{2,3}(?:书记|主任|部长|局长|同志|主席|院长|校长|医生|教授|研究员)")
 ADDRESS_ASK_RE = re.compile(r"在哪里|在哪儿|在哪(?=[？?，,]|$)|位于哪|在什么地方|在什么位置")
 ADDRESS_RE = re.compile(r"[路街巷道里]\s*\d+\s*号|位于|坐落|地址|门牌|[\u4e00-\u9fff]{2,}(?:路|街|大街|大道|胡同|巷)(?![长口])")
+ADDRESS_WORD_RE = re.compile(r"地址|位于|坐落|门牌")
+PLACE_NOUN_RE = re.compile(r"(?:馆|中心|站|所|处|址|院|校|室|园|楼|公寓|之家|社区|村|街道|机关|基地|大厦|广场|厅|社|部|店|点)$")
 # words before the question word that are not what it asks about ("这篇是哪位部长写的")
 NOT_FOCUS_RE = re.compile(r"^[这那哪每该此本其]")
 
@@ -54,7 +56,9 @@ def asked_shapes(question: str) -> list[tuple[str, Callable[[str], bool]]]:
         shapes.append(("金额", lambda t: bool(MONEY_RE.search(t))))
     if ADDRESS_ASK_RE.search(question):
         place = focus(question, ADDRESS_ASK_RE)
-        shapes.append(("地址", lambda t: bool(ADDRESS_RE.search(t)) and _mentions(place, t)))
+        # "纪念馆在哪里" wants an address; "被捕后关在哪里" a place the text may name without one
+        if ADDRESS_WORD_RE.search(question) or (place and PLACE_NOUN_RE.search(place)):
+            shapes.append(("地址", lambda t: bool(ADDRESS_RE.search(t)) and _mentions(place, t)))
     if PERSON_ASK_RE.search(question):
         role = focus(question, PERSON_ASK_RE)
         shapes.append(("人名", lambda t: _mentions(role, t) or bool(PERSON_CUE_RE.search(t))))

@@ -146,7 +146,7 @@ def cut(text: str) -> list[str]:
 
 
 # "几项", "哪三招", "多少块": words that ask for a count or choice, not content to look up.
-_ASKING_RE = re.compile(r"^(哪几|几|哪|多少|各)[一二三四五六七八九十两\d]?[个项件条类招点道种次位名块家年天步条些大样叫是]*$")
+_ASKING_RE = re.compile(r"^(?:(哪几|几|哪|多少|各)[一二三四五六七八九十两\d]?[个项件条类招点道种次位名块家年天步条些大样叫是幢栋座间辆亩台篇本张户处]*|多[长久大高远重宽深])$")
 
 
 def general_idf(word: str) -> float:
