@@ -79,6 +79,7 @@ def test_a_list_answer_brings_every_item_of_an_enumeration_split_across_passages
     answer = pipeline.ask("专家文章提出要健全暖心关爱机制，具体有哪几条？")
     positions = [answer.text.index(x) for x in ("一是", "二是", "三是", "四是")]
     assert positions == sorted(positions)
+    assert not any("认真落实" in c.quote for c in answer.citations)  # quotes hold what the answer says, no more
     assert "那部微" not in pipeline.ask("天津海事局那部微电影叫什么名字？").text  # no bogus "missing" note
 
 

@@ -139,10 +139,13 @@ def _contiguous(hit: Hit, first: Candidate, last: Candidate) -> bool:
 
 def compose_extractive(chosen: Sequence[Candidate], hits: Sequence[Hit],
                        source_for: Callable[[str], str]) -> tuple[str, list[Citation], list[AnswerSentence]]:
-    """Join chosen sentences; consecutive sentences of one chunk share one citation [n]."""
+    """Join chosen sentences; adjacent sentences of one chunk share one citation [n], so each quote
+    holds only what the answer says."""
     groups: list[list[Candidate]] = []
     for c in chosen:
-        if groups and groups[-1][-1].hit_index == c.hit_index and _contiguous(hits[c.hit_index], groups[-1][0], c):
+        if (groups and groups[-1][-1].hit_index == c.hit_index
+                and not hits[c.hit_index].chunk.text[groups[-1][-1].end:c.start].strip()  # adjacent: one quote
+                and _contiguous(hits[c.hit_index], groups[-1][0], c)):
             groups[-1].append(c)
         else:
             groups.append([c])
