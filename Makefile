@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp-$(shell sha256sum pyproject.toml | cut -c1-16)
 MODEL_DIR ?= models/m3e-small
 CORPUS := corpus/tianjin-zhibu-shenghuo-2024-09b.txt
 
-.PHONY: setup model index run test lint unit bench eval clean
+.PHONY: setup model index run test lint unit bench eval eval-mrc train clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,21 @@ bench: index
 
 eval: index
 	$(BIN)/zhibu-qa eval --out eval/out
+
+# Public reading-comprehension data (CMRC 2018 / DRCD, SQuAD-style JSON) lives outside the repo.
+MRC ?= ../shared/datasets/mrc
+MRC_WORK ?= /tmp/zhibu-mrc
+
+# The held-out MRC split as a scratch knowledge base, answered by the default configuration.
+eval-mrc: model
+	$(BIN)/zhibu-qa mrc-dataset --data $(MRC) --out $(MRC_WORK)/eval $(if $(MRC_SAMPLE),--max-questions $(MRC_SAMPLE))
+	$(BIN)/zhibu-qa --index-dir $(MRC_WORK)/index ingest $(MRC_WORK)/eval/corpus/*.md
+	$(BIN)/zhibu-qa --index-dir $(MRC_WORK)/index index --quiet
+	$(BIN)/zhibu-qa --index-dir $(MRC_WORK)/index eval --configs hybrid --dataset $(MRC_WORK)/eval/dataset.jsonl --out $(MRC_WORK)/out
+
+# Refit src/zhibu_qa/data/selector.json and answerability.json (deterministic for the same data and model).
+train: index
+	$(BIN)/zhibu-qa train-selector --data $(MRC) --work $(MRC_WORK)/train
 
 clean:
 	rm -rf index/catalogue.json index/sources index/store index/naive eval/out .pytest_cache

@@ -13,6 +13,7 @@ from zhibu_qa.evaluation.runner import compare_to_floors, load_floors
 from zhibu_qa.pipeline import Pipeline
 
 DATASET = ROOT / "eval" / "dataset.jsonl"
+PARAPHRASES = ROOT / "eval" / "paraphrases.jsonl"
 FLOORS = ROOT / "eval" / "floors.json"
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def report_dir(pipeline, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "out"
-    run_eval(pipeline, DATASET, out, ["hybrid", "naive"], progress=False)
+    run_eval(pipeline, DATASET, out, ["hybrid", "naive"], paraphrases=PARAPHRASES, progress=False)
     return out
 
 
@@ -29,10 +30,14 @@ def test_eval_writes_all_outputs(report_dir):
     names = {p.name for p in report_dir.iterdir()}
     assert {"results.jsonl", "report.json", "report.md", "chart.png"} <= names
     report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
-    assert set(report["configs"]) == {"hybrid", "naive"}
+    assert set(report["configs"]) == {"hybrid", "naive", "paraphrases"}
     rows = [json.loads(x) for x in (report_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 2 * report["n_questions"]
-    assert "| metric | hybrid | naive |" in (report_dir / "report.md").read_text(encoding="utf-8")
+    n_para = len(PARAPHRASES.read_text(encoding="utf-8").splitlines())
+    assert len(rows) == 2 * 185 + n_para
+    assert set(report["configs"]["hybrid"]["by_part"]) == {"tuning", "test"}
+    assert report["paraphrase_gap"] is not None
+    assert "## Generalisation" in (report_dir / "report.md").read_text(encoding="utf-8")
+    assert "| metric | hybrid | naive | paraphrases |" in (report_dir / "report.md").read_text(encoding="utf-8")
 
 
 def test_regression_gate(report_dir):

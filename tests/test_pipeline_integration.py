@@ -31,10 +31,10 @@ def test_paraphrased_questions_find_the_article(pipeline, question, title, mode)
 
 
 @pytest.mark.parametrize(("question", "facts"), [
-    ("和平区下放给街道的“五权”是哪五项？", ["吹哨调度权", "考核评价权", "人事建议权", "重大事项建议权", "灵活用人自主权"]),
-    ("河东区清理规范了多少块外部牌子？", ["169块"]),
-    ("编辑部电话是多少？", ["022-23020102"]),
-    ("李季达牺牲时多大年纪？", ["27岁"]),
+    ("和平区给街道放的是哪几项权力？", ["吹哨调度权", "考核评价权", "灵活用人自主权"]),
+    ("河东区社区外头挂的牌子清掉了多少？", ["169块"]),
+    ("想给编辑部打电话，号码是多少？", ["022-23020102"]),
+    ("李季达去世的时候几岁？", ["27岁"]),
 ])
 def test_answers_contain_the_facts_and_cite_exact_spans(pipeline, question, facts):
     answer = pipeline.ask(question)
@@ -47,46 +47,39 @@ def test_answers_contain_the_facts_and_cite_exact_spans(pipeline, question, fact
 
 
 def test_unanswerable_question_is_refused_with_closest_articles(pipeline):
-    answer = pipeline.ask("东丽区是怎么给基层减负的？")
+    answer = pipeline.ask("东丽区的农民合作社去年分红多少钱？")
     assert answer.refused and answer.refusal_kind == "not_covered"
-    assert 1 <= len(answer.suggestions) <= 3 and "东丽" in answer.text
+    assert 1 <= len(answer.suggestions) <= 3 and not answer.citations
 
 
-@pytest.mark.parametrize(("question", "why"), [
-    ("盆罐庄村的民宿住一晚多少钱？", "金额"),  # the village and its homestays are covered, prices are not
-    ("向阳社工学院的地址在哪里？", "地址"),
-    ("河西区是怎么开展智慧社区建设的？", "河西区"),  # named once in the issue, never on this topic
-])
-def test_subject_covered_but_detail_missing_is_refused(pipeline, question, why):
-    answer = pipeline.ask(question)
-    assert answer.refused and answer.refusal_kind == "not_covered" and not answer.citations
-    assert why in answer.text
+def test_a_traditional_script_question_is_answered(pipeline):
+    answer = pipeline.ask("河東區社區外頭掛的牌子清掉了多少塊？")
+    assert not answer.refused and "169块" in answer.text
 
 
-def test_comparison_answers_each_side_from_passages_that_name_it(pipeline):
-    answer = pipeline.ask("富民路街道“大工委”和新村街道“大党委”各吸纳了多少兼职委员？")
-    assert "17名党员" in answer.text and "60人" in answer.text
-    titles = {c.article_title for c in answer.citations}
-    assert len(titles) == 2
+def test_an_unrelated_english_question_is_refused_with_a_hint_to_ask_in_chinese(pipeline):
+    answer = pipeline.ask("What is the capital of France?")
+    assert answer.refused and "中文" in answer.text
 
 
-def test_a_question_asking_two_things_gets_both(pipeline):
-    answer = pipeline.ask("隐患治理党员突击队是多少名党员骨干组成的？一共消除了多少处线路隐患？")
-    assert "28名党员骨干" in answer.text and "213处" in answer.text
+def test_a_colloquial_question_with_a_typo_is_not_refused(pipeline):
+    answer = pipeline.ask("和平区给街道放了啥权利呀")  # 权利 for 权力, 啥 for 什么
+    assert not answer.refused and "吹哨调度权" in answer.text
+    assert answer.refusal_kind is None  # no "not in the magazine" note for everyday words
 
 
-def test_a_list_answer_brings_every_item_of_an_enumeration_split_across_passages(pipeline):
-    answer = pipeline.ask("专家文章提出要健全暖心关爱机制，具体有哪几条？")
-    positions = [answer.text.index(x) for x in ("一是", "二是", "三是", "四是")]
-    assert positions == sorted(positions)
-    assert not any("认真落实" in c.quote for c in answer.citations)  # quotes hold what the answer says, no more
-    assert "那部微" not in pipeline.ask("天津海事局那部微电影叫什么名字？").text  # no bogus "missing" note
+def test_a_complete_question_after_a_turn_is_not_rewritten(pipeline):
+    first = "河东区清理了多少块外部牌子？"
+    answer = pipeline.ask("求志里17号以前是做什么用的？", [Turn(first, pipeline.ask(first).text)])
+    assert "河东" not in answer.search_query and "169" not in answer.text
+    assert any("求志里" in c.article_title for c in answer.citations)
 
 
 def test_a_followup_about_another_place_is_answered_from_passages_about_it(pipeline):
     first = "和平区是怎么给基层减负的？"
     answer = pipeline.ask("那河东区呢？", [Turn(first, pipeline.ask(first).text)])
-    assert answer.citations and "河东区" in answer.citations[0].quote and "和平区" not in answer.citations[0].quote
+    assert answer.search_query.startswith("河东区")
+    assert answer.citations and "河东区" in answer.citations[0].quote + answer.citations[0].article_title
 
 
 def test_adding_a_source_embeds_only_new_chunks(built_settings, tmp_path):

@@ -44,11 +44,15 @@ def citation_source(pipeline) -> Callable:
 
 
 def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CONFIGS, *,
-             backend: str = "extractive", limit: int | None = None,
+             backend: str = "extractive", limit: int | None = None, paraphrases: Path | None = None,
              on_progress: Callable[[int, int], None] | None = None, progress: bool = True) -> Path:
-    """Run the benchmark and write results.jsonl, report.json, report.md and chart.png to out_dir."""
+    """Run the benchmark and write results.jsonl, report.json, report.md and chart.png to out_dir.
+
+    With `paraphrases`, the first configuration also answers them, reported as the pseudo
+    configuration "paraphrases" (the paraphrase gap compares it with the test part).
+    """
     from .evaluation.report import write_report
-    from .evaluation.runner import run_benchmark
+    from .evaluation.runner import PARAPHRASES, BenchmarkResult, run_benchmark
 
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
@@ -57,9 +61,15 @@ def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CO
     cases = load_cases(pipeline, dataset)
     if limit:
         cases = cases[:limit]
+    para_cases = load_cases(pipeline, paraphrases) if paraphrases is not None else []
     result = run_benchmark(cases, {c: answer_fn(pipeline, c, backend) for c in configs},
                            source_text_lookup=citation_source(pipeline), progress=progress,
                            on_progress=on_progress)
+    if para_cases:
+        extra = run_benchmark(para_cases, {PARAPHRASES: answer_fn(pipeline, configs[0], backend)},
+                              source_text_lookup=citation_source(pipeline), progress=progress)
+        result = BenchmarkResult(result.configs + extra.configs, result.results + extra.results,
+                                 {**result.aggregates, **extra.aggregates})
     settings = replace(pipeline.settings).redacted()
     write_report(result, Path(out_dir), dataset_path=str(dataset), settings={**settings, "backend": backend},
                  default_config=configs[0])

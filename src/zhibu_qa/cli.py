@@ -201,14 +201,21 @@ def cmd_lesson(args) -> int:
     return 0
 
 
+DEFAULT_DATASET, DEFAULT_PARAPHRASES = "eval/dataset.jsonl", "eval/paraphrases.jsonl"
+
+
 def cmd_eval(args) -> int:
     from .benchmark import run_eval
 
     pipe = _pipeline(args)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     try:
+        paraphrases = args.paraphrases
+        if paraphrases is None and args.dataset == DEFAULT_DATASET and Path(DEFAULT_PARAPHRASES).exists():
+            paraphrases = DEFAULT_PARAPHRASES
+        paraphrases = Path(paraphrases) if paraphrases else None
         out = run_eval(pipe, Path(args.dataset), Path(args.out), configs, backend=args.backend,
-                       limit=args.limit)
+                       limit=args.limit, paraphrases=paraphrases)
     except DatasetError as exc:
         print(f"zhibu-qa: error: {exc}", file=sys.stderr)
         for p in exc.problems:
@@ -224,6 +231,26 @@ def cmd_serve(args) -> int:
     settings = _settings(args)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     serve(settings.replace(**overrides))
+    return 0
+
+
+def cmd_train_selector(args) -> int:
+    from .training.run import train
+
+    settings = _settings(args)
+    out = Path(args.out) if args.out else None
+    train(settings, Path(args.data), work_dir=Path(args.work), dataset=Path(args.dataset) if args.dataset else None,
+          max_questions=args.max_questions, **({"out_dir": out} if out else {}))
+    return 0
+
+
+def cmd_mrc_dataset(args) -> int:
+    from .training.mrc import load_mrc, split, write_eval_set
+    from .training.run import mrc_paths
+
+    _, held = split(load_mrc(mrc_paths(Path(args.data))))
+    docs, dataset = write_eval_set(held, Path(args.out), max_questions=args.max_questions)
+    print(f"{len(docs)} documents in {Path(args.out) / 'corpus'}; questions in {dataset}")
     return 0
 
 
@@ -278,12 +305,29 @@ def build_parser() -> Parser:
     s.set_defaults(func=cmd_lesson)
 
     s = sub.add_parser("eval", help="run the answer-quality benchmark")
-    s.add_argument("--dataset", default="eval/dataset.jsonl")
+    s.add_argument("--dataset", default=DEFAULT_DATASET)
     s.add_argument("--out", default="eval/out")
     s.add_argument("--configs", default="hybrid,dense,bm25,naive")
     s.add_argument("--backend", choices=("extractive", "openai"), default="extractive")
     s.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    s.add_argument("--paraphrases", default=None,
+                   help=f"reworded test questions answered by the first configuration (default with the default "
+                        f"dataset: {DEFAULT_PARAPHRASES}; '' = none)")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("train-selector", help="fit the answer selector and answerability models from MRC data")
+    s.add_argument("--data", required=True, help="folder of SQuAD-style JSON files (CMRC 2018, DRCD)")
+    s.add_argument("--work", default="index/train", help="scratch folder for the MRC training index")
+    s.add_argument("--dataset", default="eval/dataset.jsonl", help="its tuning part joins the training data ('' = none)")
+    s.add_argument("--max-questions", type=int, default=3000, help="MRC training questions sampled")
+    s.add_argument("--out", help="where to write the models (default: the package's data folder)")
+    s.set_defaults(func=cmd_train_selector)
+
+    s = sub.add_parser("mrc-dataset", help="write the held-out MRC split as documents + an eval dataset")
+    s.add_argument("--data", required=True, help="folder of SQuAD-style JSON files")
+    s.add_argument("--out", required=True, help="target folder (corpus/*.md and dataset.jsonl)")
+    s.add_argument("--max-questions", type=int, default=None, help="sample this many questions")
+    s.set_defaults(func=cmd_mrc_dataset)
 
     s = sub.add_parser("serve", help="run the Gradio app")
     s.add_argument("--host")

@@ -45,11 +45,9 @@ class Settings:
     backend: str = "extractive"  # extractive | openai
     max_question_chars: int = 500
     max_answer_chars: int = 250
-    sentence_similarity: bool = False  # rerank answer sentences with the embedding model too
-    # refusal thresholds (fitted by benchmarks/fit_refusal.py on eval/dataset.jsonl)
-    refuse_min_dense: float = 0.6
-    refuse_min_coverage: float = 0.3
-    refuse_max_missing: float = 0.5
+    # answerability probability below which a question is refused; 0 = the threshold chosen at
+    # training time (at most 3% false refusals, `zhibu-qa train-selector`)
+    refuse_threshold: float = 0.0
     # OpenAI-compatible endpoint
     llm_base_url: str = ""
     llm_model: str = ""

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import make_citation
+from .answer.analysis import check_question
+from .answer.citing import make_citation
+from .answer.features import candidates, coverage, question_terms, term_weights
 from .errors import InputError, ZhibuError
-from .extractive import candidates, coverage, question_terms, term_weights
-from .questions import check_question
 from .types import Citation, Hit
 
 MAX_POINTS = 6
@@ -85,8 +85,8 @@ def build_lesson(pipeline, topic: str, *, k: int = 40) -> Lesson:
     points: list[LessonPoint] = []
     n = 0
     for group in group_hits(relevant, weights)[:MAX_POINTS]:
-        cands = [c for c in candidates(group, weights, "explain") if len(c.text) >= 12]
-        on_topic = sorted(cands, key=lambda c: (-coverage(c.text, weights), -c.score))
+        cands = [c for c in candidates(group) if len(c.text) >= 12]
+        on_topic = sorted(cands, key=lambda c: (-coverage(c.text, weights), c.hit_index))
         quotes = []
         for c in on_topic[:QUOTES_PER_POINT]:
             n += 1

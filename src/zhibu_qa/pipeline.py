@@ -12,9 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-
-from .answering import AnswerService, RefusalPolicy, final_answer
 from .catalogue import (
     Catalogue,
     IngestChange,
@@ -41,7 +38,7 @@ class Pipeline:
         self._embedder = embedder
         self.log = log
         self._retrievers: dict[str, object] = {}
-        self._services: dict[str, AnswerService] = {}
+        self._services: dict[str, object] = {}
 
     # ---- configuration ---------------------------------------------------------------------
     @property
@@ -107,7 +104,7 @@ class Pipeline:
 
     # ---- index ---------------------------------------------------------------------------------
     def _reset_index(self) -> None:
-        for name in ("index", "sources", "corpus_blob"):
+        for name in ("index", "sources", "corpus_blob", "article_blobs", "_next_row"):
             self.__dict__.pop(name, None)
         self._retrievers.clear()
         self._services.clear()
@@ -232,25 +229,42 @@ class Pipeline:
         """Load the model and index now (and run one query), so later latencies are real."""
         self.retriever().retrieve("党建", 1)
 
-    def similarity(self, query: str, sentences: list[str]) -> list[float]:
-        q = self.embedder.embed_queries([query])[0]
-        vecs = self.embedder.embed_passages(sentences)
-        return [float(x) for x in np.asarray(vecs) @ q]
+    @cached_property
+    def _next_row(self) -> dict[str, int]:
+        """Chunk id -> row of the next chunk of the same article section (chunks are stored in order)."""
+        chunks = self.index.chunks
+        return {c.id: i + 1 for i, c in enumerate(chunks[:-1])
+                if chunks[i + 1].article_id == c.article_id and chunks[i + 1].section_index == c.section_index}
 
-    def refusal_policy(self) -> RefusalPolicy:
-        s = self.settings
-        return RefusalPolicy(s.refuse_min_coverage, s.refuse_min_dense, s.refuse_max_missing)
+    def neighbour(self, hit: Hit) -> Hit | None:
+        """The chunk after a hit's chunk in its article section, as a Hit (for reading on)."""
+        row = self._next_row.get(hit.chunk.id)
+        if row is None:
+            return None
+        return Hit(chunk=self.index.chunks[row], meta=self.index.metas[row], score=0.0, rank=hit.rank)
 
-    def service(self, mode: str | None = None) -> AnswerService:
+    @cached_property
+    def answer_models(self):
+        """(selector, answerability): the learned models shipped as package data, loaded once."""
+        from .answer import Answerability, LearnedSelector
+
+        threshold = self.settings.refuse_threshold or None
+        return LearnedSelector.load(), Answerability.load(threshold=threshold)
+
+    def service(self, mode: str | None = None):
+        from .answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
+
         mode = mode or self.settings.retrieval_mode
         if mode not in self._services:
             s = self.settings
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
+            selector, answerability = self.answer_models
+            generative = None if self.llm is None else GenerativeAnswerer(
+                self.llm, self.source_for, prompts_dir=PROMPTS_DIR, context_tokens=s.llm_context_tokens)
             self._services[mode] = AnswerService(
-                retriever, self.source_for, self.corpus_has, article_has=self.article_has,
-                policy=self.refusal_policy(),
-                similarity=self.similarity if s.sentence_similarity else None, llm=self.llm, prompts_dir=PROMPTS_DIR,
-                max_question_chars=s.max_question_chars, context_tokens=s.llm_context_tokens, mode=mode,
+                retriever, self.source_for, self.corpus_has, selector=selector, answerability=answerability,
+                extractive=ExtractiveAnswerer(self.source_for, self.neighbour if mode != "naive" else None),
+                generative=generative, article_has=self.article_has, max_question_chars=s.max_question_chars, mode=mode,
             )
         return self._services[mode]
 
@@ -270,4 +284,6 @@ class Pipeline:
                                          k=k or self.settings.top_k, filters=filters)
 
     def ask(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
+        from .answer import final_answer
+
         return final_answer(self.stream(question, history, **kw))

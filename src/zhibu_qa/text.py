@@ -77,6 +77,21 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=1)
+def _opencc():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese (OpenCC t2s); simplified text passes unchanged.
+
+    Example: to_simplified("梵語的學術研究") == "梵语的学术研究"
+    """
+    return _opencc().convert(text) if text else text
+
+
+@lru_cache(maxsize=1)
 def _jieba():
     import jieba
 

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 
 from . import ui_actions as actions
 from . import views
+from .answer.analysis import check_question
 from .config import Settings
 from .errors import ConfigError, ZhibuError
 from .feedback import MAX_COMMENT_CHARS
 from .formatting import article_rows
-from .questions import check_question
 
 EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
             "东丽区是怎么减负的？")

@@ -24,7 +24,7 @@ from ..types import QUESTION_TYPES, EvalCase, Turn
 REQUIRED_FIELDS: tuple[str, ...] = (
     "id", "question", "type", "answerable", "gold_article", "evidence", "answer", "key_facts",
 )
-OPTIONAL_FIELDS: tuple[str, ...] = ("gold_section", "history", "notes")
+OPTIONAL_FIELDS: tuple[str, ...] = ("gold_section", "history", "notes", "source_id")  # source_id: a paraphrase's original
 _SHOW = 40  # characters of a quoted value shown in a problem message
 
 

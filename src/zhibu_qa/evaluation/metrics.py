@@ -27,9 +27,9 @@ MEAN_METRICS: tuple[str, ...] = (
 )
 REFUSAL_METRICS: tuple[str, ...] = (
     "refusal_precision", "refusal_recall", "refusal_f1", "false_refusal_rate", "partial_rate",
-    "refusal_or_partial_recall",
+    "refusal_or_partial_recall", "answered_note_rate",
 )
-LATENCY_METRICS: tuple[str, ...] = ("latency_p50_ms", "latency_p95_ms", "latency_mean_ms")
+LATENCY_METRICS: tuple[str, ...] = ("latency_p50_ms", "latency_p95_ms", "latency_mean_ms", "answer_chars_p50")
 AGGREGATE_METRICS: tuple[str, ...] = MEAN_METRICS + REFUSAL_METRICS + LATENCY_METRICS
 
 _QUOTES = str.maketrans({"『": "“", "』": "”", "「": "“", "」": "”"})
@@ -361,22 +361,32 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["partial_rate"] = mean(float(bool(r.get("partial"))) for r in rows)
     out["refusal_or_partial_recall"] = mean(
         float(bool(r["refused"] or r.get("partial"))) for r in rows if not r["answerable"])
+    # answerable questions answered with a "not in the magazine" note: spurious when the question is answerable
+    answered = [r for r in rows if r["answerable"] and not r["refused"]]
+    out["answered_note_rate"] = mean(float(bool(r.get("partial"))) for r in answered)
+    lengths = [float(r["answer_chars"]) for r in answered if r.get("answer_chars") is not None]
     latencies = [float(r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
     out["latency_p50_ms"] = percentile(latencies, 50) if latencies else None
     out["latency_p95_ms"] = percentile(latencies, 95) if latencies else None
     out["latency_mean_ms"] = mean(latencies)
+    out["answer_chars_p50"] = percentile(lengths, 50) if lengths else None
     return out
 
 
 def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """{"overall": summarize(rows), "by_type": {type: summarize(rows of that type)}} (types sorted).
+    """{"overall": summarize(rows), "by_type": {type: summarize(rows of that type)} (types sorted),
+    "by_part": {"tuning"/"test": summarize(rows of that part)} (the fixed split of `split.is_test`)}.
 
     Example: aggregate([{"type": "factoid", "answerable": True, "refused": False, "hit@1": 1.0, ...}])
     """
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_type.setdefault(str(row["type"]), []).append(row)
+    from .split import is_test
+
+    parts = {"tuning": [r for r in rows if not is_test(str(r["id"]))], "test": [r for r in rows if is_test(str(r["id"]))]}
     return {
         "overall": summarize(rows),
         "by_type": {t: summarize(by_type[t]) for t in sorted(by_type)},
+        "by_part": {name: summarize(part) for name, part in parts.items() if part},
     }

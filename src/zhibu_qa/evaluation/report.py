@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as m
-from .runner import BenchmarkResult, CaseResult, ranked_hits
+from .runner import PARAPHRASES, BenchmarkResult, CaseResult, paraphrase_gap, ranked_hits
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ N_WORST = 10
 TYPE_METRICS: tuple[str, ...] = (
     "hit@3", "mrr", "evidence_hit@5", "key_fact_recall", "char_f1", "rouge_l", "cites_gold",
     "quote_validity", "refusal_recall", "false_refusal_rate", "latency_p50_ms",
+)
+# Rows of the tuning / test / paraphrases table in report.md.
+GENERALISATION_METRICS: tuple[str, ...] = (
+    "n", "key_fact_recall", "hit@3", "cites_gold", "refusal_recall", "false_refusal_rate", "answered_note_rate",
+    "answer_chars_p50", "latency_p50_ms",
 )
 # Bars of chart.png: aggregate key -> Chinese label.
 CHART_METRICS: tuple[tuple[str, str], ...] = (
@@ -98,6 +103,7 @@ def report_summary(
         "settings": dict(settings or {}),
         "default_config": default_config,
         "configs": result.aggregates,
+        "paraphrase_gap": paraphrase_gap(result.aggregates, default_config),
     }
 
 
@@ -216,7 +222,7 @@ def fmt(key: str, value: Any) -> str:
         return "—"
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return f"{value:.0f}" if key.endswith("_ms") else f"{value:.3f}"
+    return f"{value:.0f}" if key.endswith("_ms") or key.startswith("answer_chars") else f"{value:.3f}"
 
 
 def _cell(text: str, limit: int = 0) -> str:
@@ -242,6 +248,17 @@ def render_markdown(result: BenchmarkResult, summary: Mapping[str, Any]) -> str:
     rows = [[k] + [fmt(k, result.aggregates[c]["overall"][k]) for c in configs]
             for k in counts + m.AGGREGATE_METRICS]
     lines += _table(["metric", *configs], rows)
+    parts = result.aggregates[default].get("by_part", {})
+    if parts:
+        columns = [(name, parts[name]) for name in ("tuning", "test") if name in parts]
+        if PARAPHRASES in result.aggregates:
+            columns.append((PARAPHRASES, result.aggregates[PARAPHRASES]["overall"]))
+        lines += ["", f"## Generalisation — `{default}` (tune on the tuning part; floors apply to the test part)", ""]
+        lines += _table(["metric", *(n for n, _ in columns)],
+                        [[k] + [fmt(k, agg[k]) for _, agg in columns] for k in GENERALISATION_METRICS])
+        gap = summary.get("paraphrase_gap")
+        if gap is not None:
+            lines += ["", f"Paraphrase gap (key-fact recall, test part − paraphrases): {gap:+.3f}"]
     for config in configs:
         agg = result.aggregates[config]
         lines += ["", f"## Per question type — `{config}`", ""]

@@ -8,6 +8,7 @@ configuration is just a callable) and writes no files (that is `report.write_rep
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ SECTION_K = 5
 EVIDENCE_K = 5
 # Row keys of score_case, in order; metric values are floats (0..1) or None when not applicable.
 ROW_KEYS: tuple[str, ...] = (
-    "id", "type", "answerable", "refused", "partial", *m.MEAN_METRICS, "latency_ms",
+    "id", "type", "answerable", "refused", "partial", *m.MEAN_METRICS, "latency_ms", "answer_chars",
 )
 
 
@@ -75,6 +76,8 @@ def score_case(case: EvalCase, answer: Answer, source_text_lookup: m.SourceLooku
     row.update(id=case.id, type=case.type, answerable=case.answerable, refused=bool(answer.refused),
                partial=not answer.refused and answer.refusal_kind == "partial")
     row["latency_ms"] = float(answer.latency_ms)
+    if not answer.refused:  # what the reader sees, without [n] markers and the partial note
+        row["answer_chars"] = len(re.sub(r"\[[\d,，、\s]+\]|（注意：.*?）", "", answer.text))
     hits = ranked_hits(answer)
     titles = [h.meta.article_title for h in hits]
     if case.answerable and case.gold_article:
@@ -179,19 +182,43 @@ def load_floors(path: Path) -> dict[str, Any]:
     return floors
 
 
+PARAPHRASES = "paraphrases"  # the pseudo-configuration: the default one over eval/paraphrases.jsonl
+
+
+def paraphrase_gap(aggregates: Mapping[str, Mapping[str, Any]], config: str) -> float | None:
+    """Key-fact recall of the test part minus that of its paraphrases (None without paraphrases).
+
+    Example: paraphrase_gap({"h": {"by_part": {"test": {"key_fact_recall": 0.9}}},
+             "paraphrases": {"overall": {"key_fact_recall": 0.85}}}, "h") == 0.9 - 0.85
+    """
+    if PARAPHRASES not in aggregates or "test" not in aggregates[config].get("by_part", {}):
+        return None
+    test = aggregates[config]["by_part"]["test"]["key_fact_recall"]
+    para = aggregates[PARAPHRASES]["overall"]["key_fact_recall"]
+    return None if test is None or para is None else test - para
+
+
 def compare_to_floors(aggregates: Mapping[str, Mapping[str, Any]], floors: Mapping[str, Any]) -> list[str]:
-    """Messages for every overall metric below its floor (or above its ceiling); [] when all pass.
+    """Messages for every metric below its floor (or above its ceiling); [] when all pass.
 
     `aggregates` maps configuration name -> `metrics.aggregate` output (BenchmarkResult.aggregates,
-    or report.json's "configs"). A metric that was not measured (None) fails its floor.
+    or report.json's "configs"). Floors apply to the part named by "part" (e.g. "test"; default:
+    all questions); "max_paraphrase_gap" bounds `paraphrase_gap`. A metric not measured fails.
     Example: compare_to_floors({"hybrid": {"overall": {"hit@3": 0.8}}},
              {"config": "hybrid", "metrics": {"hit@3": 0.9}}) == ["hybrid: hit@3 = 0.800 < floor 0.900"]
     """
     config = floors.get("config")
     if config not in aggregates:
         raise ConfigError(f"floors name configuration {config!r}; benchmarked: {', '.join(aggregates)}")
-    overall = aggregates[config]["overall"]
+    part = floors.get("part")
+    overall = aggregates[config]["by_part"][part] if part else aggregates[config]["overall"]
     failures: list[str] = []
+    if "max_paraphrase_gap" in floors:
+        gap = paraphrase_gap(aggregates, config)
+        if gap is None:
+            failures.append(f"{config}: paraphrase gap was not measured")
+        elif gap > floors["max_paraphrase_gap"]:
+            failures.append(f"{config}: paraphrase gap = {gap:.3f} > ceiling {floors['max_paraphrase_gap']:.3f}")
     bounds = [(k, v, "floor") for k, v in floors.get("metrics", {}).items()]
     bounds += [(k, v, "ceiling") for k, v in floors.get("ceilings", {}).items()]
     for key, bound, kind in bounds:

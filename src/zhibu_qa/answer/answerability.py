@@ -1,0 +1,83 @@
+"""Whether the retrieved passages answer the question at all: a learned decision, made before any
+answer is composed.
+
+The logistic model (`data/answerability.json`) reads the selector's best scores and retrieval
+evidence (term coverage, dense similarity, names the knowledge base or the passages lack, whether
+the asked kind of answer occurs); its threshold was chosen at training time for at most 3% false
+refusals. A question answered while one of its names is absent from the whole knowledge base is
+answered as "partial", and says which name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..types import Hit
+from .asktype import answer_shapes
+from .features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
+from .learned import DATA_DIR, LinearModel
+from .names import missing_names, question_names, unfound_names
+
+ANSWERABILITY_FILE = DATA_DIR / "answerability.json"
+TOP_SHAPES = 3  # candidates whose answer shapes count as "the passages hold the asked kind of answer"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    probability: float  # that the passages answer the question
+    missing: tuple[str, ...]  # names of the question the knowledge base never mentions
+    unfound: tuple[str, ...]  # names it mentions elsewhere but not in these passages
+    features: tuple[float, ...] = ()
+
+
+def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
+                 hits: Sequence[Hit], corpus_has: Callable[[str], bool],
+                 more_hits: Sequence[Hit] = ()) -> tuple[np.ndarray, list[str], list[str]]:
+    """The answerability feature row, with the missing and unfound names it used (`more_hits`:
+    passages searched for parts of the question, e.g. each side of a comparison)."""
+    names = question_names(q.text)
+    missing = missing_names(names, corpus_has)
+    unfound = unfound_names(names, [*hits, *more_hits], missing)
+    total = sum(q.weights.values()) or 1.0
+
+    def share(found: Sequence[str]) -> float:
+        w = sum(wt for t, wt in q.weights.items() if any(t in n or n in t for n in found))
+        return min(1.0, w / total) if found else 0.0
+
+    order = np.argsort(-logits) if len(logits) else np.zeros(0, dtype=int)
+    shapes = frozenset().union(*(answer_shapes(cands[i].text) for i in order[:TOP_SHAPES])) if len(order) else frozenset()
+    top_rows = rows[order[:TOP_SHAPES]] if len(order) else np.zeros((0, rows.shape[1] if rows.ndim == 2 else 0))
+    row = answerability_features(q, logits.tolist(), top_rows, hits, share(missing) or (0.5 if missing else 0.0),
+                                 share(unfound) or (0.5 if unfound else 0.0), shapes)
+    return row, missing, unfound
+
+
+class Answerability:
+    """Probability that a retrieval result answers the question, and the refusal decision."""
+
+    def __init__(self, model: LinearModel, threshold: float | None = None):
+        self.model = model
+        self.threshold = model.threshold if threshold is None else threshold
+
+    @classmethod
+    def load(cls, path: str | Path = ANSWERABILITY_FILE, threshold: float | None = None) -> Answerability:
+        return cls(LinearModel.load(path, ANSWERABILITY_FEATURES), threshold)
+
+    def assess(self, q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
+               hits: Sequence[Hit], corpus_has: Callable[[str], bool], more_hits: Sequence[Hit] = ()) -> Evidence:
+        row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits)
+        p = float(self.model.probabilities(row)[0]) if hits else 0.0
+        return Evidence(p, tuple(missing), tuple(unfound), tuple(float(x) for x in row))
+
+    def decide(self, ev: Evidence) -> str | None:
+        """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
+
+        Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
+        """
+        if ev.probability < self.threshold:
+            return "not_covered"
+        return "partial" if ev.missing else None

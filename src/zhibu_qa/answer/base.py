@@ -1,0 +1,46 @@
+"""The answering interface every backend implements, and the values passed to it.
+
+An `AnswerRequest` holds what the service found for one question (the analysed query, the
+retrieved passages, the selector's scores, per-side passages of a comparison and per-part scores of
+a two-part question); a backend turns it into text deltas and finally one `Answer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Answer, Hit
+from .analysis import Query
+from .features import Candidate, QuestionView
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Candidate sentences of some hits with their feature rows and selector logits."""
+
+    view: QuestionView
+    cands: tuple[Candidate, ...]
+    rows: np.ndarray
+    logits: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    query: Query
+    hits: tuple[Hit, ...]
+    scored: Scored
+    sides: tuple[tuple[tuple[Hit, ...], Scored], ...] = ()  # compare: (hits, scores) per subject
+    parts: tuple[Scored, ...] = ()  # a question asking two things: scores per part
+
+
+class Answerer:
+    """A backend: extractive (offline) or an OpenAI-compatible model."""
+
+    name = "answerer"
+
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        """Text deltas, then the final Answer."""
+        raise NotImplementedError

@@ -1,0 +1,168 @@
+"""One pass down the layers: question analysis -> retrieval -> answerability -> backend -> citation check.
+
+`AnswerService.stream()` yields text deltas and finally the `Answer`. The refusal is decided from
+the retrieval result and the selector's scores before any backend runs; an OpenAI-compatible
+backend that fails falls back to the extractive answer with a visible notice; citations are
+built from exact source spans (`citing`), never from model text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from ..errors import BackendUnavailableError, ConfigError, GenerationError
+from ..retrieval import Retriever
+from ..types import Answer, Filters, Hit, Turn
+from .analysis import Query, analyse, compare_subjects, question_parts
+from .answerability import Answerability, Evidence
+from .base import AnswerRequest, Scored
+from .extractive import ExtractiveAnswerer, scored_from
+from .features import QuestionView
+from .generative import GenerativeAnswerer
+from .selector import Selector
+
+BACKENDS = ("extractive", "openai")
+HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
+SIDE_POOL = 2  # a comparison side searches k * SIDE_POOL passages and keeps those naming its subject
+NOT_COVERED = "本刊（知识库）中没有找到能回答这个问题的内容。"
+ASK_IN_CHINESE = "本刊资料为中文，请尝试用中文提问。"
+INJECTED = "已忽略问题中要求改变回答规则的内容，仅依据本刊资料作答。"
+
+
+def final_answer(events: Iterable[str | Answer]) -> Answer:
+    """Consume a stream of text deltas and return the Answer that ends it."""
+    result = None
+    for event in events:
+        if isinstance(event, Answer):
+            result = event
+    if result is None:
+        raise GenerationError("the answer stream ended without an answer")
+    return result
+
+
+def pieces(text: str) -> list[str]:
+    """Answer text cut after each citation marker, to stream one cited group at a time."""
+    return [p for p in re.split(r"(?<=\])", text) if p]
+
+
+def judge(view: QuestionView, hits: Sequence[Hit], k: int, selector: Selector, answerability: Answerability,
+          corpus_has: Callable[[str], bool], more_hits: Sequence[Hit] = ()) -> tuple[Scored, Evidence]:
+    """Score the top-k passages' sentences and assess whether they answer."""
+    scored = scored_from(view, hits[:k], selector)
+    ev = answerability.assess(view, scored.cands, scored.logits, scored.rows, hits, corpus_has, more_hits)
+    return scored, ev
+
+
+def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode: str) -> tuple[str, tuple[str, ...]]:
+    titles = tuple(dict.fromkeys(h.meta.article_title for h in hits if h.meta.article_title))[:3]
+    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else ""
+    searched = f"已检索：“{query.search[:60]}”（{mode}，{len(hits)} 个段落）。"
+    closest = ("相关度最高的文章：" + "；".join(f"《{t}》" for t in titles) + "。") if titles else ""
+    return NOT_COVERED + what + (ASK_IN_CHINESE if query.latin else "") + searched + closest, titles
+
+
+class AnswerService:
+    """Answers questions from a retriever with a learned selector and answerability model."""
+
+    def __init__(self, retriever: Retriever, source_for: Callable[[str], str], corpus_has: Callable[[str], bool], *,
+                 selector: Selector, answerability: Answerability, extractive: ExtractiveAnswerer,
+                 generative: GenerativeAnswerer | None = None, article_has: Callable[[str, str], bool] | None = None,
+                 max_question_chars: int = 500, mode: str = "hybrid"):
+        self.retriever = retriever
+        self.source_for = source_for
+        self.corpus_has = corpus_has
+        self.selector = selector
+        self.answerability = answerability
+        self.extractive = extractive
+        self.generative = generative
+        self.article_has = article_has
+        self.max_question_chars = max_question_chars
+        self.mode = mode
+
+    def answer(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
+        return final_answer(self.stream(question, history, **kw))
+
+    def stream(self, question: str, history: Sequence[Turn] = (), *, backend: str = "extractive", k: int = 5,
+               filters: Filters = Filters()) -> Iterator[str | Answer]:
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+        t0 = time.perf_counter()
+        query = analyse(question, history, max_chars=self.max_question_chars)
+        if backend == "openai" and query.rewritten and self.generative is not None:
+            query = replace(query, search=self.generative.condense(query.cleaned, history, self.max_question_chars)
+                            or query.search)
+        hits = self.retriever.retrieve(query.search, max(k, HITS_REPORTED), filters)
+        view = QuestionView.of(query.search, query.carried, self.corpus_has)
+        sides = self._sides(query, k, filters)
+        scored, ev = judge(view, hits, k, self.selector, self.answerability, self.corpus_has,
+                           [h for side_hits, _ in sides for h in side_hits])
+        kind = self.answerability.decide(ev) if scored.cands else "not_covered"
+        notices = (INJECTED,) if query.injected else ()
+        if kind == "not_covered":
+            text, titles = refusal_text(query, hits, ev.missing, self.mode)
+            yield text
+            yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:HITS_REPORTED]),
+                                      backend, notices=notices, search_query=query.search, suggestions=titles), t0)
+            return
+        request = AnswerRequest(query, tuple(hits[:k]), scored, sides, self._parts(query, hits[:k]))
+        answer = None
+        if backend == "openai":
+            answer, extra = yield from self._generate(request)
+            notices += extra
+        if answer is None:
+            answer = self.extractive.answer(request)
+            yield from pieces(answer.text)
+        if kind == "partial":
+            note = f"（注意：本刊资料中没有关于“{'”“'.join(ev.missing[:3])}”的内容，以上只回答了有资料的部分。）"
+            answer = replace(answer, text=answer.text + note, refusal_kind="partial")
+            yield note
+        yield self._finish(replace(answer, question=query.original, search_query=query.search,
+                                   notices=notices + answer.notices, hits=tuple(hits[:HITS_REPORTED])), t0)
+
+    def _generate(self, request: AnswerRequest):
+        """Run the model backend; (None, notices) when it is missing or fails."""
+        if self.generative is None:
+            return None, ("未配置大模型服务（llm_base_url/llm_model），以下为摘录式回答。",)
+        answer = None
+        try:
+            for event in self.generative.stream(request):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    yield event
+        except (BackendUnavailableError, GenerationError) as exc:
+            yield "\n\n"
+            return None, (f"大模型服务出错（{exc}），以下为摘录式回答。",)
+        return answer, ()
+
+    @staticmethod
+    def _finish(answer: Answer, t0: float) -> Answer:
+        return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def _parts(self, query: Query, hits: Sequence[Hit]) -> tuple[Scored, ...]:
+        parts = question_parts(query.search) if query.intent in ("factoid", "number") else []
+        if len(parts) < 2:
+            return ()
+        return tuple(scored_from(QuestionView.of(p, known=self.corpus_has), hits, self.selector) for p in parts)
+
+    def _sides(self, query: Query, k: int, filters: Filters) -> tuple[tuple[tuple[Hit, ...], Scored], ...]:
+        """For a comparison, the passages about each side and their scores."""
+        subjects = compare_subjects(query.search) if query.intent == "compare" else None
+        if not subjects:
+            return ()
+        out = []
+        for subject, other in (subjects, subjects[::-1]):
+            sub_query = query.search.replace(other, "")
+            hits = self.retriever.retrieve(sub_query, k * SIDE_POOL, filters)
+            named = [h for h in hits if subject in h.chunk.text or subject in h.meta.article_title
+                     or subject in (h.meta.section or "")]
+            articles = {h.chunk.article_id for h in named}  # the rest of an article that names the side
+            named = [h for h in hits if h in named or h.chunk.article_id in articles]
+            if not named and self.article_has is not None:
+                named = [h for h in hits if self.article_has(h.chunk.article_id, subject)]
+            side = tuple((named or hits)[:k])
+            out.append((side, scored_from(QuestionView.of(sub_query, known=self.corpus_has), side, self.selector)))
+        return tuple(out)

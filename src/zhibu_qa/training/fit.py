@@ -1,0 +1,141 @@
+"""Fit the sentence selector and the answerability model from MRC data and the tuning questions.
+
+For every training question the project's own retriever searches a scratch index of the MRC
+training articles (or the shipped knowledge base, for the dataset's tuning part): the sentences
+of the top passages are selector examples (positive: holds the answer span), and the retrieval
+result is an answerability example; a second search with the question's own article removed gives
+a hard negative. The models are small logistic regressions written as JSON package data.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..answer.analysis import analyse
+from ..answer.answerability import evidence_row
+from ..answer.extractive import scored_from
+from ..answer.features import ANSWERABILITY_FEATURES, SENTENCE_FEATURES, QuestionView
+from ..answer.learned import LinearModel, fit_linear
+from ..answer.selector import LearnedSelector, Selector
+from ..types import Hit, Turn
+
+K = 5  # passages an answer is built from (the top_k default)
+HITS = 10  # passages retrieved per question, as when answering
+TARGET_FALSE_REFUSALS = 0.025  # threshold: at most this share of answerable training examples refused
+PROJECT_WEIGHT = 8.0  # a hand-written magazine question counts as this many MRC ones
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    answers: tuple[str, ...]  # strings whose presence makes a sentence a positive
+    gold: tuple[str, ...]  # article titles the answer must come from (empty: unanswerable)
+    history: tuple[Turn, ...] = ()
+    weight: float = 1.0
+    hard_negative: bool = True  # also search with the gold article removed
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    view: QuestionView
+    hits: tuple[Hit, ...]
+    weight: float
+    labels: np.ndarray  # per candidate of the top K hits
+    rows: np.ndarray
+
+
+def _squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+class _FeatureOnly(Selector):
+    """Features without scores: the first pass, before a selector exists."""
+
+    def score(self, q, cands, hits, rows=None):
+        return np.zeros(len(cands))
+
+
+def _retrieval(view: QuestionView, hits: Sequence[Hit], ex: Example, weight: float) -> Retrieval:
+    s = scored_from(view, hits[:K], _FeatureOnly())
+    answers = [_squash(a) for a in ex.answers]
+    gold = set(ex.gold)
+    labels = np.asarray([float(bool(answers) and hits[c.hit_index].meta.article_title in gold
+                               and any(a in _squash(c.text) for a in answers)) for c in s.cands])
+    return Retrieval(view, tuple(hits), weight, labels, s.rows)
+
+
+def collect(retrieve: Callable[[str, int], list[Hit]], examples: Sequence[Example], known: Callable[[str], bool],
+            log: Callable[[str], None] = lambda s: None) -> list[Retrieval]:
+    """Retrieve for every example (and, when asked, again without its gold article)."""
+    out = []
+    t0 = time.perf_counter()
+    for i, ex in enumerate(examples):
+        query = analyse(ex.question, ex.history)
+        search = query.search
+        view = QuestionView.of(search, query.carried, known)
+        hits = retrieve(search, HITS * 4 if ex.hard_negative and ex.gold else HITS)
+        out.append(_retrieval(view, hits[:HITS], ex, ex.weight))
+        if ex.hard_negative and ex.gold:
+            others = [h for h in hits if h.meta.article_title not in ex.gold][:HITS]
+            out.append(_retrieval(view, others, Example(ex.question, (), ()), ex.weight))
+        if (i + 1) % 500 == 0:
+            log(f"  {i + 1}/{len(examples)} questions retrieved ({time.perf_counter() - t0:.0f} s)")
+    return out
+
+
+def fit_selector(data: Sequence[Retrieval], info: dict) -> LinearModel:
+    """Logistic regression on the sentences of retrievals that hold an answer."""
+    useful = [r for r in data if r.labels.sum() > 0]
+    x = np.concatenate([r.rows for r in useful])
+    y = np.concatenate([r.labels for r in useful])
+    w = np.concatenate([np.full(len(r.labels), r.weight) for r in useful])
+    return fit_linear(x, y, SENTENCE_FEATURES, weights=w, info={**info, "sentences": int(len(y)),
+                                                               "positives": int(y.sum())})
+
+
+def answerability_rows(data: Sequence[Retrieval], selector: LearnedSelector,
+                       corpus_has: Callable[[Retrieval], Callable[[str], bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, ys, ws = [], [], []
+    for r in data:
+        s = scored_from(r.view, r.hits[:K], selector)
+        row, _, _ = evidence_row(r.view, s.cands, s.logits, s.rows, r.hits, corpus_has(r))
+        xs.append(row)
+        ys.append(float(r.labels.sum() > 0))
+        ws.append(r.weight)
+    return np.asarray(xs), np.asarray(ys), np.asarray(ws)
+
+
+def fit_answerability(x: np.ndarray, y: np.ndarray, w: np.ndarray, info: dict,
+                      domains: np.ndarray | None = None) -> LinearModel:
+    """Logistic regression with its threshold at TARGET_FALSE_REFUSALS of the answerable examples
+    of every domain (MRC, the magazine's tuning part), whichever is lowest."""
+    model = fit_linear(x, y, ANSWERABILITY_FEATURES, weights=w, info=info)
+    p = model.probabilities(x)
+    domains = np.zeros(len(y), dtype=int) if domains is None else domains
+    cuts = []
+    for d in np.unique(domains):
+        positives = np.sort(p[(y == 1) & (domains == d)])
+        if len(positives):
+            cuts.append(float(positives[int(TARGET_FALSE_REFUSALS * len(positives))]))
+    threshold = min(cuts) if cuts else 0.5
+    refused = float((p[y == 0] < threshold).mean()) if (y == 0).any() else None
+    return LinearModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold,
+                       {**info, "examples": int(len(y)), "answerable": int(y.sum()),
+                        "train_refusal_recall": refused, "train_false_refusals": TARGET_FALSE_REFUSALS})
+
+
+def selector_accuracy(data: Sequence[Retrieval], selector: LearnedSelector) -> float:
+    """Share of answer-holding retrievals whose best-scored sentence is a positive."""
+    useful = [r for r in data if r.labels.sum() > 0]
+    hits = sum(r.labels[int(np.argmax(selector.model.logits(r.rows)))] > 0 for r in useful)
+    return hits / len(useful) if useful else 0.0
+
+
+def sample(items: list, n: int | None, seed: int = 7) -> list:
+    return items if n is None or len(items) <= n else random.Random(seed).sample(items, n)
