@@ -59,9 +59,9 @@ class Pipeline:
                 from .models import verify_model_dir
 
                 verify_model_dir(model_dir)
-            extra = {"quantize": True} if s.embedding_quantize else {}
-            self._embedder = make_embedder(s.embedding_model, query_prefix=s.query_prefix,
-                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size, **extra)
+            backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
+            self._embedder = make_embedder(s.embedding_model, backend=backend, query_prefix=s.query_prefix,
+                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
         return self._embedder
 
     # ---- catalogue ---------------------------------------------------------------------------
