@@ -37,7 +37,8 @@ class Settings:
     # chunking (tokens of cl100k_base); chosen by the sweep in benchmarks/chunk_sweep.py
     chunk_size: int = 256
     chunk_overlap: int = 32
-    vector_index: str = "flat"  # flat | hnsw
+    vector_index: str = "flat"  # flat | hnsw | pgvector (figures in benchmarks/README.md)
+    pg_dsn: str = ""  # PostgreSQL (with pgvector) for vector_index = "pgvector"; or ZHIBU_PG_DSN
     # retrieval
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
     top_k: int = 5
@@ -113,7 +114,7 @@ def _check_name(name: str, where: str) -> None:
 VALID_CHOICES = {
     "retrieval_mode": ("hybrid", "dense", "bm25"),
     "backend": ("extractive", "openai"),
-    "vector_index": ("flat", "hnsw"),
+    "vector_index": ("flat", "hnsw", "pgvector"),
     "embedding_backend": ("torch", "torch-int8", "onnx", "onnx-int8"),
 }
 

@@ -171,6 +171,11 @@ def fetch_model(model_dir: str | Path, *, force: bool = False, from_dir: str | P
 
 
 def _export(model_dir: Path, log: Callable[[str], None]) -> list[str]:
+    """The ONNX exports; a failure leaves the verified torch model usable (and is retried on first use)."""
     from .onnx_backend import export_onnx
 
-    return export_onnx(model_dir, log_fn=log)
+    try:
+        return export_onnx(model_dir, log_fn=log)
+    except ModelError as exc:
+        log(f"warning: {exc}")
+        return []

