@@ -131,7 +131,25 @@ class Pipeline:
             return "stale: chunker settings changed"
         if manifest.vector_index != self.settings.vector_index:
             return "stale: vector index type changed"
+        if manifest.model_id != self.embedder.model_id:  # a model id needs no model load
+            return f"stale: embedding model or backend changed ({manifest.model_id} -> {self.embedder.model_id})"
         return "ok"
+
+    def index_summary(self) -> str:
+        """One line naming the built index's vector backend, model, vector count and version."""
+        import json
+
+        from .store import STORE_DIR, read_manifest
+
+        manifest = read_manifest(self.index_dir)
+        if manifest is None:
+            return "no index built"
+        version = manifest.built_at
+        pg_file = self.index_dir / STORE_DIR / "pgvector.json"
+        if manifest.vector_index == "pgvector" and pg_file.is_file():
+            version = json.loads(pg_file.read_text(encoding="utf-8")).get("version", version)
+        return (f"backend={manifest.vector_index} model={manifest.model_id} vectors={manifest.n_chunks} "
+                f"dim={manifest.dim} version={version}")
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False):
         from .store import build_index
