@@ -118,3 +118,57 @@ def test_embedding_quantize_still_selects_torch_int8_and_conflicts_are_reported(
     assert load_settings(env={}, embedding_quantize=True, embedding_backend="torch-int8").embedding_backend == "torch-int8"
     with pytest.raises(ConfigError, match="conflicts"):
         load_settings(env={"ZHIBU_EMBEDDING_QUANTIZE": "true", "ZHIBU_EMBEDDING_BACKEND": "onnx"})
+
+
+def fake_model_dir(tmp_path):
+    """A directory with a model manifest (the ONNX steps themselves are replaced in these tests)."""
+    import json
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "zhibu_manifest.json").write_text(json.dumps({"files": {}}))
+    return tmp_path
+
+
+def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from zhibu_qa import onnx_backend
+
+    calls = []
+
+    def slow_export(model_dir, target):
+        calls.append("fp32")
+        time.sleep(0.2)  # long enough for the other thread to reach the lock
+        target.write_bytes(b"fp32")
+
+    monkeypatch.setattr(onnx_backend, "_export_fp32", slow_export)
+    monkeypatch.setattr(onnx_backend, "_quantize", lambda src, target: calls.append("int8") or target.write_bytes(b"q"))
+    model_dir = fake_model_dir(tmp_path)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(onnx_backend.export_onnx(model_dir)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["fp32", "int8"]
+    assert sorted(map(len, results)) == [0, 2]
+    from zhibu_qa.models import verify_model_dir
+
+    assert set(verify_model_dir(model_dir)["files"]) == set(onnx_backend.ONNX_FILES.values())
+
+
+def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):
+    from zhibu_qa import onnx_backend
+
+    def broken(model_dir, target):
+        target.write_bytes(b"half")
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(onnx_backend, "_export_fp32", broken)
+    model_dir = fake_model_dir(tmp_path)
+    with pytest.raises(ModelError, match="exporter crashed"):
+        onnx_backend.export_onnx(model_dir)
+    assert [p.name for p in (model_dir / "onnx").iterdir()] == []
+    assert "onnx/model.onnx" not in (model_dir / "zhibu_manifest.json").read_text()
