@@ -132,6 +132,14 @@ def test_pgvector_needs_a_dsn(data, tmp_path):
         build_vector_index("pgvector", vectors, labels, tmp_path, pg_dsn="")
 
 
+def test_an_unreachable_database_is_one_line_naming_the_setting(data, tmp_path):
+    from zhibu_qa.errors import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="pg_dsn") as err:
+        build_vector_index("pgvector", *data, tmp_path, pg_dsn=f"postgresql://x@/db?host={tmp_path}/none")
+    assert "\n" not in str(err.value)
+
+
 def test_pgvector_keeps_the_newest_versions_and_rejects_a_dropped_one(data, tmp_path, pg_dsn):
     from zhibu_qa.pgvector_index import KEEP_VERSIONS, index_versions
 

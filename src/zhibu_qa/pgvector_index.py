@@ -40,13 +40,14 @@ def _connect(dsn: str):
     try:
         conn = psycopg.connect(dsn, autocommit=True)
     except psycopg.Error as exc:
-        raise BackendUnavailableError(f"cannot connect to PostgreSQL ({str(exc).strip()[:200]}); {_HINT}") from exc
+        msg = " ".join(str(exc).split())[:200]  # psycopg's message spans lines; the CLI shows one
+        raise BackendUnavailableError(f"cannot connect to PostgreSQL ({msg}); {_HINT}") from exc
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
     except psycopg.Error as exc:
         conn.close()
-        raise BackendUnavailableError(f"PostgreSQL has no usable pgvector extension: {exc}") from exc
+        raise BackendUnavailableError(f"PostgreSQL has no usable pgvector extension: {' '.join(str(exc).split())}") from exc
     return conn
 
 
