@@ -73,6 +73,9 @@ def build_pgvector(vectors: np.ndarray, labels: RowLabels, target: Path, *, dsn:
                          f"WITH (m = {PG_HNSW_M}, ef_construction = {PG_EF_CONSTRUCTION})")
             for _, col in _FILTER_COLUMNS:
                 conn.execute(f"CREATE INDEX ON {table} ({col})")
+            # statistics now: without them the planner took a one-issue filter (1/3 of 20k rows) for
+            # 100 rows and sorted them all exactly, 90 ms instead of an HNSW scan
+            conn.execute(f"ANALYZE {table}")
             conn.execute(f"INSERT INTO {VERSIONS_TABLE} (version, table_name, n_rows, dim) VALUES (%s, %s, %s, %s)",
                          (version, table, n, dim))
         _prune(conn)
