@@ -197,3 +197,17 @@ def test_a_store_on_each_backend_answers_hybrid_queries_like_flat(kind, shipped_
                 assert all(loaded[kind].metas[loaded[kind].chunks.index(c)].column == column
                            for c in loaded[kind].chunks if c.id in ids[kind])
     loaded[kind].vector_index.close()
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_faiss_keeps_the_only_copy_of_the_vectors_and_the_view_outlives_the_index(kind, data, tmp_path):
+    import gc
+
+    vectors, labels = data
+    build_vector_index(kind, vectors, labels, tmp_path)
+    index = open_vector_index(kind, tmp_path, vectors, mask_of(labels))
+    view = index.vectors
+    del index
+    gc.collect()
+    np.testing.assert_array_equal(view, vectors)
+    assert not view.flags.writeable and not np.shares_memory(view, vectors)

@@ -86,7 +86,8 @@ class FaissVectorIndex(VectorIndex):
         import faiss
 
         flat = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
-        view = faiss.rev_swig_ptr(flat.get_xb(), self.ntotal * flat.d).reshape(self.ntotal, flat.d)
+        raw = faiss.rev_swig_ptr(flat.get_xb(), self.ntotal * flat.d).reshape(self.ntotal, flat.d)
+        view = np.asarray(_Owner(raw, (self.index, flat)))  # its base holds the index: no dangling pointer
         view.flags.writeable = False
         return view
 
@@ -110,6 +111,14 @@ class FaissVectorIndex(VectorIndex):
             dist, ids = index.search(np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1), n, params=params)
         ok = ids[0] >= 0
         return ids[0][ok].astype(np.int64), dist[0][ok]
+
+
+class _Owner:
+    """Exposes FAISS-owned memory to numpy while keeping the FAISS objects alive."""
+
+    def __init__(self, raw: np.ndarray, keep: tuple):
+        self.__array_interface__ = raw.__array_interface__
+        self._keep = (raw, keep)
 
 
 def _hnsw(vectors: np.ndarray):
