@@ -211,3 +211,25 @@ def test_faiss_keeps_the_only_copy_of_the_vectors_and_the_view_outlives_the_inde
     gc.collect()
     np.testing.assert_array_equal(view, vectors)
     assert not view.flags.writeable and not np.shares_memory(view, vectors)
+
+
+def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_version(tmp_path, pg_dsn):
+    import json
+
+    from conftest import CORPUS, ROOT
+
+    from zhibu_qa.config import load_settings
+    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.pipeline import Pipeline
+
+    settings = load_settings(env={"ZHIBU_PG_DSN": pg_dsn}, index_dir=str(tmp_path), vector_index="pgvector",
+                             corpus_paths=str(CORPUS), user_dict=str(ROOT / "corpus" / "userdict.txt"))
+    pipe = Pipeline(settings, embedder=HashingEmbedder(64))
+    assert pipe.ensure_ready() == "ok"
+    version = json.loads((tmp_path / "store" / "pgvector.json").read_text())["version"]
+    assert pipe.index_summary().startswith("backend=pgvector model=hashing-64 vectors=")
+    assert pipe.index_summary().endswith(f"version={version}")
+    column = next(m.column for m in pipe.index.metas if m.column)
+    hits, _ = pipe.search("吹哨报到", 5, "dense", Filters(columns=(column,)))
+    assert hits and {h.meta.column for h in hits} == {column}
+    pipe.index.vector_index.close()
