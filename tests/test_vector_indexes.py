@@ -233,3 +233,19 @@ def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_versi
     hits, _ = pipe.search("吹哨报到", 5, "dense", Filters(columns=(column,)))
     assert hits and {h.meta.column for h in hits} == {column}
     pipe.index.vector_index.close()
+
+
+def test_a_read_only_connection_cannot_build_but_can_search(data, tmp_path, pg_dsn):
+    from zhibu_qa.errors import BackendUnavailableError
+
+    vectors, labels = data
+    read_only = pg_dsn + "&options=-c%20default_transaction_read_only%3Don"  # as on a hot standby
+    with pytest.raises(BackendUnavailableError, match="primary") as err:
+        build_vector_index("pgvector", vectors, labels, tmp_path, pg_dsn=read_only)
+    assert "\n" not in str(err.value) and not (tmp_path / "pgvector.json").exists()
+    # while an app replica on such a connection searches a version the primary built
+    build_vector_index("pgvector", vectors, labels, tmp_path, pg_dsn=pg_dsn)
+    replica = open_vector_index("pgvector", tmp_path, vectors, mask_of(labels), pg_dsn=read_only)
+    rows, _ = replica.search(vectors[7], 5, Filters(issue_ids=(labels.issue_ids[7],)))
+    assert rows[0] == 7
+    replica.close()

@@ -43,7 +43,9 @@ def _connect(dsn: str):
         msg = " ".join(str(exc).split())[:200]  # psycopg's message spans lines; the CLI shows one
         raise BackendUnavailableError(f"cannot connect to PostgreSQL ({msg}); {_HINT}") from exc
     try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        # only when missing: a read-only standby cannot run CREATE EXTENSION, even IF NOT EXISTS
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+            conn.execute("CREATE EXTENSION vector")
         register_vector(conn)
     except psycopg.Error as exc:
         conn.close()
@@ -53,6 +55,16 @@ def _connect(dsn: str):
 
 def build_pgvector(vectors: np.ndarray, labels: RowLabels, target: Path, *, dsn: str) -> str:
     """Write `vectors` as a new index version; record its table in `target`/pgvector.json."""
+    import psycopg
+
+    try:
+        return _build(vectors, labels, target, dsn)
+    except psycopg.Error as exc:  # e.g. a read-only standby: only the admin on the primary builds
+        raise BackendUnavailableError(f"cannot write the vectors to PostgreSQL: {' '.join(str(exc).split())[:200]} "
+                                      "(build on the primary, with write rights)") from exc
+
+
+def _build(vectors: np.ndarray, labels: RowLabels, target: Path, dsn: str) -> str:
     n, dim = vectors.shape
     version = f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:8]}"
     table = f"zhibu_vectors_{version}"
