@@ -103,6 +103,7 @@ def cmd_index(args) -> int:
     status = pipe.index_status()
     if args.status:
         print(status)
+        print(pipe.index_summary())
         return 0
     if status == "ok" and not args.rebuild:
         print("index is up to date; nothing to do (use --rebuild to start over)")

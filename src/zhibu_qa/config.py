@@ -27,7 +27,9 @@ class Settings:
     query_prefix: str = ""  # e.g. BGE: "为这个句子生成表示以用于检索相关文章："
     passage_prefix: str = ""
     embed_batch_size: int = 16  # measured fastest on 2 CPU cores (15.3 s vs 17.0 s at 32 for the shipped issue)
-    embedding_quantize: bool = False  # int8 dynamic quantization: ~2x faster indexing, slightly different vectors
+    embedding_quantize: bool = False  # deprecated: true means embedding_backend = "torch-int8"
+    # torch | torch-int8 | onnx | onnx-int8; chosen by benchmarks/embedders.py (see benchmarks/README.md)
+    embedding_backend: str = "onnx-int8"
     # knowledge base
     corpus_paths: tuple[str, ...] = ("corpus/tianjin-zhibu-shenghuo-2024-09b.txt",)
     index_dir: str = "index"
@@ -35,7 +37,8 @@ class Settings:
     # chunking (tokens of cl100k_base); chosen by the sweep in benchmarks/chunk_sweep.py
     chunk_size: int = 256
     chunk_overlap: int = 32
-    vector_index: str = "flat"  # flat | hnsw
+    vector_index: str = "flat"  # flat | hnsw | pgvector (figures in benchmarks/README.md)
+    pg_dsn: str = ""  # PostgreSQL (with pgvector) for vector_index = "pgvector"; or ZHIBU_PG_DSN
     # retrieval
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
     top_k: int = 5
@@ -109,8 +112,18 @@ def _check_name(name: str, where: str) -> None:
 VALID_CHOICES = {
     "retrieval_mode": ("hybrid", "dense", "bm25"),
     "backend": ("extractive", "openai"),
-    "vector_index": ("flat", "hnsw"),
+    "vector_index": ("flat", "hnsw", "pgvector"),
+    "embedding_backend": ("torch", "torch-int8", "onnx", "onnx-int8"),
 }
+
+
+def _fold_quantize(values: dict[str, Any]) -> None:
+    """The old `embedding_quantize = true` selects torch-int8 unless another backend is named."""
+    if values.get("embedding_quantize"):
+        backend = values.setdefault("embedding_backend", "torch-int8")
+        if backend != "torch-int8":
+            raise ConfigError(f"embedding_quantize=true conflicts with embedding_backend={backend!r}; "
+                              "drop embedding_quantize (deprecated) or set embedding_backend = \"torch-int8\"")
 
 
 def validate(settings: Settings) -> Settings:
@@ -161,4 +174,5 @@ def load_settings(
             continue
         _check_name(name, "command-line options")
         values[name] = _coerce(name, raw)
+    _fold_quantize(values)
     return validate(Settings(**values))

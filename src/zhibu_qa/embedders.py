@@ -124,8 +124,9 @@ def local_model_id(model_dir: Path, passage_prefix: str = "") -> str:
         if path.is_file():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for path in sorted(model_dir.rglob("*")):
-        if path.is_file() and path.name.endswith(_WEIGHT_SUFFIXES):
-            rel = path.relative_to(model_dir).as_posix()
+        rel = path.relative_to(model_dir).as_posix()
+        # onnx/ holds exports derived from these weights; the ONNX backends add their own tag
+        if path.is_file() and path.name.endswith(_WEIGHT_SUFFIXES) and not rel.startswith("onnx/"):
             digest.update(f"{rel}:{path.stat().st_size}\0".encode())
     return f"{model_dir.name}@{digest.hexdigest()[:8]}{_prefix_tag(passage_prefix)}"
 
@@ -241,21 +242,34 @@ class SentenceTransformerEmbedder(Embedder):
 
 
 EMBEDDER_KINDS = ("hashing", "hashing:DIM", "<model directory or sentence-transformers name>")
+# torch: sentence-transformers fp32; torch-int8: dynamic int8 Linear layers; onnx / onnx-int8: ONNX
+# Runtime over onnx/model.onnx / onnx/model_quint8_avx2.onnx (figures in benchmarks/README.md).
+EMBEDDING_BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
 
 
-def make_embedder(spec: str, **kw) -> Embedder:
+def make_embedder(spec: str, *, backend: str = "torch", threads: int = 0, **kw) -> Embedder:
     """Build an embedder from a spec: "hashing", "hashing:DIM", or a model directory/name.
 
+    `backend` (one of EMBEDDING_BACKENDS) picks the runtime for a model; hashing specs ignore it.
     Example: make_embedder("hashing:64").dim == 64
     """
     spec = spec.strip()
     if not spec:
         raise ConfigError(f"empty embedding model spec; use one of: {', '.join(EMBEDDER_KINDS)}")
+    if backend not in EMBEDDING_BACKENDS:
+        raise ConfigError(f"embedding_backend={backend!r} is not one of: {', '.join(EMBEDDING_BACKENDS)}")
     if spec == "hashing" or spec.startswith("hashing:"):
         dim_text = spec.partition(":")[2] or "256"
         if not dim_text.isdigit():
             raise ConfigError(f"bad hashing embedder spec {spec!r}; use 'hashing' or 'hashing:DIM' (e.g. hashing:256)")
         prefixes = {k: kw[k] for k in ("query_prefix", "passage_prefix") if k in kw}
         return HashingEmbedder(int(dim_text), **prefixes)
-    return SentenceTransformerEmbedder(spec, **kw)
+    if backend.startswith("onnx"):
+        if not _looks_like_path(spec):
+            raise ConfigError(f"embedding_backend={backend!r} needs a local model directory, got {spec!r}")
+        from .onnx_backend import OnnxEmbedder
 
+        kw.pop("device", None)
+        kw.pop("quantize", None)
+        return OnnxEmbedder(spec, quantized=backend == "onnx-int8", threads=threads, **kw)
+    return SentenceTransformerEmbedder(spec, quantize=kw.pop("quantize", False) or backend == "torch-int8", **kw)

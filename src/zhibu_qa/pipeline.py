@@ -56,9 +56,9 @@ class Pipeline:
                 from .models import verify_model_dir
 
                 verify_model_dir(model_dir)
-            extra = {"quantize": True} if s.embedding_quantize else {}
-            self._embedder = make_embedder(s.embedding_model, query_prefix=s.query_prefix,
-                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size, **extra)
+            backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
+            self._embedder = make_embedder(s.embedding_model, backend=backend, query_prefix=s.query_prefix,
+                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
         return self._embedder
 
     # ---- catalogue ---------------------------------------------------------------------------
@@ -128,7 +128,25 @@ class Pipeline:
             return "stale: chunker settings changed"
         if manifest.vector_index != self.settings.vector_index:
             return "stale: vector index type changed"
+        if manifest.model_id != self.embedder.model_id:  # a model id needs no model load
+            return f"stale: embedding model or backend changed ({manifest.model_id} -> {self.embedder.model_id})"
         return "ok"
+
+    def index_summary(self) -> str:
+        """One line naming the built index's vector backend, model, vector count and version."""
+        import json
+
+        from .store import STORE_DIR, read_manifest
+
+        manifest = read_manifest(self.index_dir)
+        if manifest is None:
+            return "no index built"
+        version = manifest.built_at
+        pg_file = self.index_dir / STORE_DIR / "pgvector.json"
+        if manifest.vector_index == "pgvector" and pg_file.is_file():
+            version = json.loads(pg_file.read_text(encoding="utf-8")).get("version", version)
+        return (f"backend={manifest.vector_index} model={manifest.model_id} vectors={manifest.n_chunks} "
+                f"dim={manifest.dim} version={version}")
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False):
         from .store import build_index
@@ -143,6 +161,7 @@ class Pipeline:
             self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
             sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
             user_terms=terms + [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()], rebuild=rebuild, show_progress=progress,
+            pg_dsn=self.settings.pg_dsn,
         )
         self._reset_index()
         return stats
@@ -161,7 +180,8 @@ class Pipeline:
     def index(self):
         from .store import load_index
 
-        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict())
+        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict(),
+                          pg_dsn=self.settings.pg_dsn)
 
     @cached_property
     def corpus_blob(self) -> str:

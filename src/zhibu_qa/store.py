@@ -29,6 +29,7 @@ from .errors import ConfigError, IndexMismatchError, IndexMissingError
 from .text import add_words, load_user_dict, tokenize
 from .types import Chunk, ChunkMeta, Filters, Segment
 from .userdict import extract_terms, merge_terms, write_user_dict
+from .vectors import VECTOR_INDEXES, build_vector_index, open_vector_index, row_labels
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,7 @@ MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.npy"  # float32 (n_chunks, dim), L2-normalised, row i = line i of CHUNKS_FILE
 CHUNKS_FILE = "chunks.jsonl"
 BM25_DIR = "bm25"  # bm25s' own save format: loads in ~0.1 s vs ~6 s to re-index 40k chunks' tokens
-HNSW_FILE = "hnsw.faiss"  # only for vector_index="hnsw": rebuilding HNSW on load took 10-90 s per 40k vectors
 USERDICT_FILE = "userdict.txt"
-VECTOR_INDEXES = ("flat", "hnsw")
-HNSW_M = 32  # neighbours per node; faiss' usual choice for 256-1024 dims
-HNSW_EF_CONSTRUCTION = 200  # measured: recall@10 0.81 -> 0.88 at efSearch=256 vs 80, same build time
 _VERSIONED = ("faiss-cpu", "bm25s", "sentence-transformers", "jieba", "numpy")
 _RESTART_HINT = "rebuild with `zhibu-qa index --rebuild`"
 
@@ -84,8 +81,9 @@ class IndexData:
     chunks: tuple[Chunk, ...]
     metas: tuple[ChunkMeta, ...]
     vectors: np.ndarray
-    faiss: Any  # faiss.Index over `vectors` (inner product)
+    faiss: Any  # the raw faiss.Index for the FAISS backends (None for pgvector)
     bm25: Any  # bm25s.BM25 over tokenize(chunk.embed_text)
+    vector_index: Any = None  # vectors.VectorIndex over `vectors` (filters run inside it)
     _codes: dict[str, tuple[dict[str | None, int], np.ndarray]] = field(repr=False, default_factory=dict)
 
     def __len__(self) -> int:
@@ -93,15 +91,19 @@ class IndexData:
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Boolean row mask for `filters` (AND across fields, OR within one); None when unfiltered."""
-        if filters.empty:
-            return None
-        mask = np.ones(len(self.chunks), dtype=bool)
-        for name, wanted in (("issue_ids", filters.issue_ids), ("columns", filters.columns),
-                             ("article_ids", filters.article_ids)):
-            if wanted:
-                lookup, codes = self._codes[name]
-                mask &= np.isin(codes, [lookup[w] for w in wanted if w in lookup])
-        return mask
+        return _mask(self._codes, len(self.chunks), filters)
+
+
+def _mask(codes: dict, n: int, filters: Filters) -> np.ndarray | None:
+    if filters.empty:
+        return None
+    mask = np.ones(n, dtype=bool)
+    for name, wanted in (("issue_ids", filters.issue_ids), ("columns", filters.columns),
+                         ("article_ids", filters.article_ids)):
+        if wanted:
+            lookup, row_codes = codes[name]
+            mask &= np.isin(row_codes, [lookup[w] for w in wanted if w in lookup])
+    return mask
 
 
 def _filter_codes(chunks: Sequence[Chunk], metas: Sequence[ChunkMeta]) -> dict:
@@ -160,7 +162,8 @@ def read_manifest(index_dir: str | Path) -> Manifest | None:
 
 def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[ChunkMeta], embedder: Embedder,
                 *, chunker: dict[str, Any], sources: dict[str, str], vector_index: str = "flat",
-                user_terms: Iterable[str] = (), rebuild: bool = False, show_progress: bool = False) -> BuildStats:
+                user_terms: Iterable[str] = (), rebuild: bool = False, show_progress: bool = False,
+                pg_dsn: str = "") -> BuildStats:
     """Embed, tokenise and store `chunks`, replacing any previous index under `index_dir` atomically.
 
     Vectors of chunks whose embed_text is in the previous index (same model) are reused unless
@@ -198,10 +201,8 @@ def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[
         add_words(terms)
         write_user_dict(terms, tmp / USERDICT_FILE)
         _build_bm25([tokenize(t) for t in texts]).save(str(tmp / BM25_DIR), show_progress=False)
-        if vector_index == "hnsw":
-            import faiss
-
-            faiss.write_index(_hnsw(vectors), str(tmp / HNSW_FILE))
+        labels = row_labels([c.issue_id for c in chunks], [m.column for m in metas], [c.article_id for c in chunks])
+        build_vector_index(vector_index, vectors, labels, tmp, pg_dsn=pg_dsn)
         with open(tmp / CHUNKS_FILE, "w", encoding="utf-8") as fh:
             for chunk, meta in zip(chunks, metas, strict=True):
                 fh.write(json.dumps(_chunk_to_dict(chunk, meta), ensure_ascii=False) + "\n")
@@ -233,15 +234,6 @@ def _build_bm25(tokens: list[list[str]]):
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
     return bm25
-
-
-def _hnsw(vectors: np.ndarray):
-    import faiss
-
-    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.add(vectors)
-    return index
 
 
 def _previous_ids(store: Path) -> set[str]:
@@ -310,7 +302,8 @@ def _alive(pid: int) -> bool:
 
 # ---- loading -------------------------------------------------------------------------------------
 
-def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any], dim: int | None = None) -> IndexData:
+def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any], dim: int | None = None,
+               pg_dsn: str = "") -> IndexData:
     """Load the index under `index_dir`, checking it was built with this model and chunker."""
     store = Path(index_dir) / STORE_DIR
     manifest = read_manifest(index_dir)
@@ -337,21 +330,20 @@ def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any],
         if vectors.shape != (len(chunks), manifest.dim) or len(chunks) != manifest.n_chunks:
             raise ValueError(f"vectors {vectors.shape} vs {len(chunks)} chunks of dim {manifest.dim}")
         import bm25s
-        import faiss
 
         bm25 = bm25s.BM25.load(str(store / BM25_DIR), show_progress=False)
-        if manifest.vector_index == "hnsw":
-            vindex = faiss.read_index(str(store / HNSW_FILE))
-        else:
-            vindex = faiss.IndexFlatIP(manifest.dim)
-            vindex.add(vectors)
+        codes = _filter_codes(chunks, metas)
+        vindex = open_vector_index(manifest.vector_index, store, vectors,
+                                   lambda f: _mask(codes, len(chunks), f), pg_dsn=pg_dsn)
         if vindex.ntotal != len(chunks):
             raise ValueError(f"vector index holds {vindex.ntotal} vectors for {len(chunks)} chunks")
+        if hasattr(vindex, "vectors"):
+            vectors = vindex.vectors  # FAISS keeps the only copy in memory
         load_user_dict(str(store / USERDICT_FILE))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexMismatchError(f"index {store} is incomplete or corrupt ({exc}); {_RESTART_HINT}") from exc
-    return IndexData(path=store, manifest=manifest, chunks=chunks, metas=metas, vectors=vectors, faiss=vindex,
-                     bm25=bm25, _codes=_filter_codes(chunks, metas))
+    return IndexData(path=store, manifest=manifest, chunks=chunks, metas=metas, vectors=vectors,
+                     faiss=getattr(vindex, "index", None), bm25=bm25, vector_index=vindex, _codes=codes)
 
 
 def _read_chunks(path: Path) -> tuple[tuple[Chunk, ...], tuple[ChunkMeta, ...]]:

@@ -1,0 +1,174 @@
+"""The ONNX embedding backends: one-time offline export recorded in the manifest, and vectors that
+match torch fp32 (real m3e-small); plus the `embedding_backend` setting and its old `embedding_quantize`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import MODEL_DIR
+
+from zhibu_qa.config import load_settings
+from zhibu_qa.embedders import EMBEDDING_BACKENDS, SentenceTransformerEmbedder, make_embedder
+from zhibu_qa.errors import ConfigError, ModelError
+
+needs_model = pytest.mark.skipif(not (MODEL_DIR / "config.json").is_file(), reason="m3e-small not fetched")
+TEXTS = ["和平区赋予街道吹哨调度权", "党务公开的主体有哪些", "李季达把党员名单存进保险柜",
+         "推动基层党组织全面进步、全面过硬，以高质量党建引领基层治理现代化。"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A copy of m3e-small (hard links, without onnx/) exported here with the hub switched off."""
+    from zhibu_qa.onnx_backend import export_onnx
+
+    target = tmp_path_factory.mktemp("model") / "m3e-small"
+    shutil.copytree(MODEL_DIR, target, copy_function=os.link, ignore=shutil.ignore_patterns("onnx", ".zhibu-*"))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("TRANSFORMERS_OFFLINE", "1")
+    try:
+        written = export_onnx(target)
+    finally:
+        mp.undo()
+    return target, written
+
+
+@pytest.fixture(scope="module")
+def torch_vectors():
+    return SentenceTransformerEmbedder(str(MODEL_DIR)).embed_passages(TEXTS)
+
+
+@needs_model
+@pytest.mark.integration
+def test_export_writes_both_onnx_files_once_and_the_manifest_verifies_them(exported):
+    from zhibu_qa.models import verify_model_dir
+    from zhibu_qa.onnx_backend import ONNX_FILES, export_onnx
+
+    target, written = exported
+    assert sorted(written) == sorted(ONNX_FILES.values())
+    files = verify_model_dir(target)["files"]
+    assert all(name in files for name in ONNX_FILES.values())
+    assert export_onnx(target) == []  # already there: nothing is written again
+    assert not list((target / "onnx").glob(".export-*"))  # the temp dir is gone
+
+
+@needs_model
+@pytest.mark.integration
+def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
+    from zhibu_qa.models import verify_model_dir
+
+    target, _ = exported
+    copy = tmp_path / "m3e-small"
+    shutil.copytree(target, copy, copy_function=os.link)
+    int8 = copy / "onnx" / "model_quint8_avx2.onnx"
+    data = int8.read_bytes()
+    int8.unlink()  # a new inode: the hard-linked original stays intact
+    int8.write_bytes(data[:-10] + b"0123456789")
+    with pytest.raises(ModelError, match="corrupted"):
+        verify_model_dir(copy)
+
+
+@needs_model
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_vectors, backend):
+    target, _ = exported
+    emb = make_embedder(str(target), backend=backend)
+    first = emb.embed_passages(TEXTS)
+    again = make_embedder(str(target), backend=backend).embed_passages(TEXTS)
+    np.testing.assert_array_equal(first, again)
+    cos = np.sum(first * torch_vectors, axis=1)
+    assert cos.min() > 0.98, cos
+    # a single query takes the one-thread session: the same vector as in a batch (int8 scales its
+    # activations per batch, so padding moves it a little)
+    assert float(emb.embed_queries([TEXTS[3]])[0] @ first[3]) > 0.99
+    assert emb.dim == 512 and first.dtype == np.float32
+
+
+@needs_model
+def test_each_backend_has_its_own_model_id_and_the_export_leaves_torch_ids_alone(exported):
+    target, _ = exported
+    ids = {b: make_embedder(str(target), backend=b).model_id for b in EMBEDDING_BACKENDS}
+    assert len(set(ids.values())) == len(EMBEDDING_BACKENDS)
+    base = ids["torch"]
+    assert ids["onnx-int8"] == base + "+onnx-int8" and ids["torch-int8"] == base + "+int8"
+    # the same directory before the export (onnx/ is not part of the base id)
+    assert base.split("@")[1] == SentenceTransformerEmbedder(str(MODEL_DIR)).model_id.split("@")[1]
+
+
+def test_an_onnx_backend_needs_a_local_directory():
+    with pytest.raises(ConfigError, match="local model directory"):
+        make_embedder("moka-ai/m3e-small", backend="onnx")
+    with pytest.raises(ModelError, match="no config.json"):
+        _ = make_embedder("/nonexistent/dir/model", backend="onnx-int8").model_id
+
+
+def test_unknown_backend_names_the_valid_ones():
+    with pytest.raises(ConfigError, match="torch, torch-int8, onnx, onnx-int8"):
+        make_embedder("hashing", backend="tensorrt")
+    with pytest.raises(ConfigError, match="embedding_backend"):
+        load_settings(env={"ZHIBU_EMBEDDING_BACKEND": "gpu"})
+
+
+def test_embedding_quantize_still_selects_torch_int8_and_conflicts_are_reported():
+    assert load_settings(env={"ZHIBU_EMBEDDING_QUANTIZE": "1"}).embedding_backend == "torch-int8"
+    assert load_settings(env={}, embedding_quantize=True, embedding_backend="torch-int8").embedding_backend == "torch-int8"
+    with pytest.raises(ConfigError, match="conflicts"):
+        load_settings(env={"ZHIBU_EMBEDDING_QUANTIZE": "true", "ZHIBU_EMBEDDING_BACKEND": "onnx"})
+
+
+def fake_model_dir(tmp_path):
+    """A directory with a model manifest (the ONNX steps themselves are replaced in these tests)."""
+    import json
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "zhibu_manifest.json").write_text(json.dumps({"files": {}}))
+    return tmp_path
+
+
+def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from zhibu_qa import onnx_backend
+
+    calls = []
+
+    def slow_export(model_dir, target):
+        calls.append("fp32")
+        time.sleep(0.2)  # long enough for the other thread to reach the lock
+        target.write_bytes(b"fp32")
+
+    monkeypatch.setattr(onnx_backend, "_export_fp32", slow_export)
+    monkeypatch.setattr(onnx_backend, "_quantize", lambda src, target: calls.append("int8") or target.write_bytes(b"q"))
+    model_dir = fake_model_dir(tmp_path)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(onnx_backend.export_onnx(model_dir)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["fp32", "int8"]
+    assert sorted(map(len, results)) == [0, 2]
+    from zhibu_qa.models import verify_model_dir
+
+    assert set(verify_model_dir(model_dir)["files"]) == set(onnx_backend.ONNX_FILES.values())
+
+
+def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):
+    from zhibu_qa import onnx_backend
+
+    def broken(model_dir, target):
+        target.write_bytes(b"half")
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(onnx_backend, "_export_fp32", broken)
+    model_dir = fake_model_dir(tmp_path)
+    with pytest.raises(ModelError, match="exporter crashed"):
+        onnx_backend.export_onnx(model_dir)
+    assert [p.name for p in (model_dir / "onnx").iterdir()] == []
+    assert "onnx/model.onnx" not in (model_dir / "zhibu_manifest.json").read_text()
