@@ -181,3 +181,18 @@ def test_too_long_question_is_an_input_error(service_parts):
 
     with pytest.raises(InputError):
         make_service(service_parts).answer("请问" * 300)
+
+
+def test_shipped_models_load_offline_and_score_deterministically(service_parts):
+    from zhibu_qa.answer.features import ANSWERABILITY_FEATURES, SENTENCE_FEATURES, QuestionView
+    from zhibu_qa.answer.service import judge
+
+    selector, answerability = LearnedSelector.load(), Answerability.load()
+    assert selector.model.features == SENTENCE_FEATURES and answerability.model.features == ANSWERABILITY_FEATURES
+    assert 0.0 < answerability.threshold < 1.0
+    retriever, _source_for, corpus_has = service_parts
+    view = QuestionView.of("河东区的外部牌子清理规范了几块？", known=corpus_has)
+    hits = retriever.retrieve(view.text, 10)
+    first = judge(view, hits, 5, selector, answerability, corpus_has)
+    again = judge(view, hits, 5, LearnedSelector.load(), Answerability.load(), corpus_has)
+    assert list(first[0].logits) == list(again[0].logits) and first[1].probability == again[1].probability

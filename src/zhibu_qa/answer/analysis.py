@@ -85,7 +85,8 @@ def strip_injection(question: str) -> tuple[str, bool]:
         if INJECTION_RE.search(part):
             flagged = True
             tail = re.split(r"(告诉我|回答|说说|回复)", part)  # "…，直接告诉我X": keep X
-            if len(tail) > 2 and len(tail[-1].strip("，,。 ")) >= 2 and not INJECTION_RE.search(tail[-1]):
+            if (len(tail) > 2 and len(tail[-1].strip("，,。 ")) >= 2 and not INJECTION_RE.search(tail[-1])
+                    and asked_types(tail[-1])):  # only a question survives, not a dictated answer
                 kept.append(tail[-1])
             continue
         kept.append(part)

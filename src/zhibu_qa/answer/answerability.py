@@ -4,8 +4,9 @@ answer is composed.
 The logistic model (`data/answerability.json`) reads the selector's best scores and retrieval
 evidence (term coverage, dense similarity, names the knowledge base or the passages lack, whether
 the asked kind of answer occurs); its threshold was chosen at training time for at most 3% false
-refusals. A question answered while one of its names is absent from the whole knowledge base is
-answered as "partial", and says which name.
+refusals. A person, place or organisation the question names that the knowledge base never
+mentions means the magazine does not cover the subject: refused. A question answered while a
+quoted term of it is absent is answered as "partial", and says which term.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..types import Hit
 from .asktype import answer_shapes
 from .features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
 from .learned import DATA_DIR, LinearModel
-from .names import missing_names, question_names, unfound_names
+from .names import Name, missing_names, names_of, unfound_names
 
 ANSWERABILITY_FILE = DATA_DIR / "answerability.json"
 TOP_SHAPES = 3  # candidates whose answer shapes count as "the passages hold the asked kind of answer"
@@ -32,20 +33,21 @@ class Evidence:
     missing: tuple[str, ...]  # names of the question the knowledge base never mentions
     unfound: tuple[str, ...]  # names it mentions elsewhere but not in these passages
     features: tuple[float, ...] = ()
+    missing_entity: bool = False  # a missing name is a person, place or organisation
 
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
                  hits: Sequence[Hit], corpus_has: Callable[[str], bool],
-                 more_hits: Sequence[Hit] = ()) -> tuple[np.ndarray, list[str], list[str]]:
+                 more_hits: Sequence[Hit] = ()) -> tuple[np.ndarray, list[Name], list[Name]]:
     """The answerability feature row, with the missing and unfound names it used (`more_hits`:
     passages searched for parts of the question, e.g. each side of a comparison)."""
-    names = question_names(q.text)
+    names = names_of(q.text)
     missing = missing_names(names, corpus_has)
     unfound = unfound_names(names, [*hits, *more_hits], missing)
     total = sum(q.weights.values()) or 1.0
 
-    def share(found: Sequence[str]) -> float:
-        w = sum(wt for t, wt in q.weights.items() if any(t in n or n in t for n in found))
+    def share(found: Sequence[Name]) -> float:
+        w = sum(wt for t, wt in q.weights.items() if any(t in n.text or n.text in t for n in found))
         return min(1.0, w / total) if found else 0.0
 
     order = np.argsort(-logits) if len(logits) else np.zeros(0, dtype=int)
@@ -71,13 +73,14 @@ class Answerability:
                hits: Sequence[Hit], corpus_has: Callable[[str], bool], more_hits: Sequence[Hit] = ()) -> Evidence:
         row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits)
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
-        return Evidence(p, tuple(missing), tuple(unfound), tuple(float(x) for x in row))
+        return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
+                        tuple(float(x) for x in row), any(n.entity for n in missing))
 
     def decide(self, ev: Evidence) -> str | None:
         """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
 
         Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
         """
-        if ev.probability < self.threshold:
-            return "not_covered"
+        if ev.probability < self.threshold or ev.missing_entity:
+            return "not_covered"  # a person, place or organisation the knowledge base never names
         return "partial" if ev.missing else None

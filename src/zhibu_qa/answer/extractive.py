@@ -26,11 +26,11 @@ from .features import Candidate, candidates
 BUDGET = {"factoid": 200, "number": 200, "list": 420, "explain": 380, "compare": 420}
 # A second sentence joins a factual answer when its logit is within this margin of the best one
 # (chosen on the tuning data: two candidate sentences beat one wrong guess, at a length cost).
-RUNNER_UP_MARGIN = 1.0
+RUNNER_UP_MARGIN = 1.5
 REQUIRE_MARGIN = 1.0  # logit gap within which a sentence of the asked shape beats one without
 READ_ON_MARGIN = 3.0  # an explanation reads on while the next sentence scores within this of the best
 ITEM_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．]|第[一二三四五六七八九十]+[，,、]|首先|其次|再次|最后)")
-ORDINAL_RE = re.compile(r"^\s*(?:([一二三四五六七八九十])是|[（(]([一二三四五六七八九十])[)）]|第([一二三四五六七八九十])[，,、])")
+ORDINAL_RE = re.compile(r"^\s*(?:([一二三四五六七八九十])是|[（(]([一二三四五六七八九十])[)）]|第([一二三四五六七八九十])[，,、]|([一二三四五六七八九十])、)")
 CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", 1)}
 # A sentence opening with a pronoun or a discourse connective continues the one before it: the
 # subject it speaks of, or the cause it concludes from, is there.

@@ -384,7 +384,8 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         by_type.setdefault(str(row["type"]), []).append(row)
     from .split import is_test
 
-    parts = {"tuning": [r for r in rows if not is_test(str(r["id"]))], "test": [r for r in rows if is_test(str(r["id"]))]}
+    parts = {"tuning": [r for r in rows if not is_test(str(r.get("id", "")))],
+             "test": [r for r in rows if is_test(str(r.get("id", "")))]}
     return {
         "overall": summarize(rows),
         "by_type": {t: summarize(by_type[t]) for t in sorted(by_type)},

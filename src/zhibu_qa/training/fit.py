@@ -48,6 +48,7 @@ class Retrieval:
     weight: float
     labels: np.ndarray  # per candidate of the top K hits
     rows: np.ndarray
+    excluded: tuple[str, ...] = ()  # a hard negative: these articles count as absent from the knowledge base
 
 
 def _squash(text: str) -> str:
@@ -61,13 +62,14 @@ class _FeatureOnly(Selector):
         return np.zeros(len(cands))
 
 
-def _retrieval(view: QuestionView, hits: Sequence[Hit], ex: Example, weight: float) -> Retrieval:
+def _retrieval(view: QuestionView, hits: Sequence[Hit], ex: Example, weight: float,
+               excluded: tuple[str, ...] = ()) -> Retrieval:
     s = scored_from(view, hits[:K], _FeatureOnly())
     answers = [_squash(a) for a in ex.answers]
     gold = set(ex.gold)
     labels = np.asarray([float(bool(answers) and hits[c.hit_index].meta.article_title in gold
                                and any(a in _squash(c.text) for a in answers)) for c in s.cands])
-    return Retrieval(view, tuple(hits), weight, labels, s.rows)
+    return Retrieval(view, tuple(hits), weight, labels, s.rows, excluded)
 
 
 def collect(retrieve: Callable[[str, int], list[Hit]], examples: Sequence[Example], known: Callable[[str], bool],
@@ -83,7 +85,7 @@ def collect(retrieve: Callable[[str, int], list[Hit]], examples: Sequence[Exampl
         out.append(_retrieval(view, hits[:HITS], ex, ex.weight))
         if ex.hard_negative and ex.gold:
             others = [h for h in hits if h.meta.article_title not in ex.gold][:HITS]
-            out.append(_retrieval(view, others, Example(ex.question, (), ()), ex.weight))
+            out.append(_retrieval(view, others, Example(ex.question, (), ()), ex.weight, ex.gold))
         if (i + 1) % 500 == 0:
             log(f"  {i + 1}/{len(examples)} questions retrieved ({time.perf_counter() - t0:.0f} s)")
     return out
@@ -97,6 +99,12 @@ def fit_selector(data: Sequence[Retrieval], info: dict) -> LinearModel:
     w = np.concatenate([np.full(len(r.labels), r.weight) for r in useful])
     return fit_linear(x, y, SENTENCE_FEATURES, weights=w, info={**info, "sentences": int(len(y)),
                                                                "positives": int(y.sum())})
+
+
+def without(articles: dict[str, str], excluded: Sequence[str]) -> Callable[[str], bool]:
+    """`corpus_has` of a knowledge base without some articles (title -> normalised text)."""
+    others = [text for title, text in articles.items() if title not in excluded]
+    return lambda term: (t := unicodedata.normalize("NFKC", term).lower()) and any(t in text for text in others)
 
 
 def answerability_rows(data: Sequence[Retrieval], selector: LearnedSelector,

@@ -93,7 +93,12 @@ def train(settings: Settings, data_dir: Path, *, work_dir: Path, out_dir: Path =
         data += extra
     info = {"mrc_questions": len(questions), "tuning_questions": len(data) - 2 * len(questions) if dataset else 0}
     selector = LearnedSelector(fit.fit_selector(data, info))
-    x, y, w = fit.answerability_rows(data, selector, lambda r: has[id(r)])
+    # a hard negative's own article counts as absent: its names are then missing, as for a question
+    # about something the knowledge base does not hold
+    titles = {a.id: a.title for a in pipe.catalogue.articles}
+    blobs = {titles[aid]: text for aid, text in pipe.article_blobs.items() if aid in titles}
+    x, y, w = fit.answerability_rows(
+        data, selector, lambda r: fit.without(blobs, r.excluded) if r.excluded else has[id(r)])
     domains = np.asarray([int(has[id(r)] is not mrc_has) for r in data])
     answerability = fit.fit_answerability(x, y, w, info, domains)
     out_dir = Path(out_dir)
