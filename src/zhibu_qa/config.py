@@ -17,7 +17,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "ZHIBU_"
 DEFAULT_CONFIG_FILE = "zhibu_qa.toml"
-SECRET_FIELDS = ("llm_api_key", "auth_password")
+SECRET_FIELDS = ("llm_api_key", "auth_password", "api_keys")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Settings:
     feedback_path: str = "feedback/feedback.jsonl"
     auth_user: str = ""
     auth_password: str = ""
+    api_keys: str = ""  # comma-separated bearer keys of the OpenAI-compatible API (ZHIBU_API_KEYS only)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Settings:

@@ -23,10 +23,10 @@ from .errors import (
     ModelError,
 )
 from .evaluation.report import CHART_METRICS, TYPE_METRICS, fmt
+from .markup import escape_md
 from .types import Article, Citation
 
 PASSAGE_CONTEXT = 150  # characters shown on each side of a quote (~300 in all)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^])")  # CommonMark escapable ASCII ($ for KaTeX)
 METRIC_LABELS = dict(CHART_METRICS) | {
     "n": "问题数", "n_answerable": "可回答", "n_unanswerable": "不可回答", "n_refused": "拒答数",
     "evidence_hit@5": "证据命中@5", "rouge_l": "ROUGE-L", "refusal_recall": "拒答召回",
@@ -48,11 +48,6 @@ ERROR_HELP: tuple[tuple[type[Exception], str, str], ...] = (
 def esc(text: str) -> str:
     """HTML-escape text and keep its line breaks. Example: esc("a<b\\nc") == "a&lt;b<br>c" """
     return html.escape(text or "").replace("\n", "<br>")
-
-
-def escape_md(text: str) -> str:
-    """Text shown literally by a Markdown renderer. Example: escape_md("1. <b>") == r"1\\. &lt;b&gt;" """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text or "", quote=False))
 
 
 def citation_from_json(d: Mapping[str, Any]) -> Citation:
