@@ -15,7 +15,7 @@ import re
 # cannot start, and "$" for KaTeX
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^:@/])")
 _MD_LINKS = re.compile(r"([\\`\[\]])")  # link/image brackets and code spans
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)|(@)")  # GFM: scheme://, www., e-mail
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)|(@)")  # GFM: scheme://, www., e-mail
 
 
 def escape_md(text: str) -> str:
