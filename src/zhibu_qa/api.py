@@ -14,9 +14,14 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from fastapi import Request  # module level: the route annotations are resolved from these globals
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from .errors import InputError, ZhibuError
 from .formatting import answer_json, search_json
@@ -195,7 +200,8 @@ class Api:
         question, history = parse_messages(body.get("messages"))
         return question, history, self.options(body), stream
 
-    def _message(self, answer: Answer, answer_id: str) -> dict:
+    @staticmethod
+    def _message(answer: Answer) -> dict:
         data = answer_json(answer)
         message = {"role": "assistant", "content": answer.text, "refusal": None, "citations": data["citations"],
                    "refused": answer.refused}
@@ -205,8 +211,8 @@ class Api:
             message["notices"] = list(answer.notices)
         return message
 
-    def _issue(self, answer: Answer, opts: AskOptions) -> str:
-        return self.answers.issue(answer_json(answer), {**opts.as_dict(), "source": "openai-api"})
+    def _issue(self, answer: Answer, opts: AskOptions, answer_id: str | None = None) -> str:
+        return self.answers.issue(answer_json(answer), {**opts.as_dict(), "source": "openai-api"}, answer_id)
 
     def complete(self, question: str, history: list[Turn], opts: AskOptions) -> dict:
         self._enter()
@@ -219,7 +225,7 @@ class Api:
             self._leave()
         answer_id = self._issue(answer, opts)
         return {"id": f"chatcmpl-{answer_id}", "object": "chat.completion", "created": int(time.time()),
-                "model": MODEL_ID, "choices": [{"index": 0, "message": self._message(answer, answer_id),
+                "model": MODEL_ID, "choices": [{"index": 0, "message": self._message(answer),
                                                 "finish_reason": "stop"}]}
 
     def first_event(self, question: str, history: list[Turn], opts: AskOptions) -> Iterator[str | Answer]:
@@ -246,10 +252,10 @@ class Api:
 
     def sse(self, events: Iterator[str | Answer], opts: AskOptions) -> Iterator[str]:
         """Server-sent chat.completion.chunk events, then data: [DONE]."""
-        created, chunk_id, streamed = int(time.time()), "chatcmpl-pending", ""
+        created, answer_id, streamed = int(time.time()), uuid.uuid4().hex, ""
 
-        def chunk(delta: dict, finish: str | None = None, cid: str | None = None) -> str:
-            obj = {"id": cid or chunk_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
+        def chunk(delta: dict, finish: str | None = None) -> str:
+            obj = {"id": f"chatcmpl-{answer_id}", "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
             return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
@@ -260,11 +266,11 @@ class Api:
                     streamed += event
                     yield chunk({"content": event})
                     continue
-                answer_id = self._issue(event, opts)
-                message = self._message(event, answer_id)
+                self._issue(event, opts, answer_id)
+                message = self._message(event)
                 tail = event.text[len(streamed):] if event.text.startswith(streamed) else ""
                 final = {k: v for k, v in message.items() if k not in ("role", "content", "refusal")}
-                yield chunk({"content": tail, **final} if tail else final, "stop", f"chatcmpl-{answer_id}")
+                yield chunk({"content": tail, **final} if tail else final, "stop")
         except ZhibuError as exc:
             yield f"data: {json.dumps(ApiError(500, str(exc), 'server_error').body(), ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
@@ -289,9 +295,6 @@ class Api:
 
 def add_routes(app, api: Api) -> None:
     """Mount the /v1 routes on a FastAPI app (before Gradio is mounted at /)."""
-    from fastapi import Request
-    from fastapi.responses import JSONResponse, StreamingResponse
-
     def fail(exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
@@ -317,8 +320,6 @@ def add_routes(app, api: Api) -> None:
 
     @app.post("/v1/chat/completions", include_in_schema=False)
     async def chat(request: Request):
-        from starlette.concurrency import run_in_threadpool
-
         try:
             question, history, opts, stream = api.chat_request(await checked(request, True))
             if not stream:
@@ -331,8 +332,6 @@ def add_routes(app, api: Api) -> None:
 
     @app.post("/v1/search", include_in_schema=False)
     async def search(request: Request):
-        from starlette.concurrency import run_in_threadpool
-
         try:
             body = await checked(request, True)
             return await run_in_threadpool(api.search, body)

@@ -37,8 +37,9 @@ class RecentAnswers:
         self._items: OrderedDict[str, tuple[dict, dict]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def issue(self, answer: Mapping[str, Any], options: Mapping[str, Any] | None = None) -> str:
-        answer_id = uuid.uuid4().hex
+    def issue(self, answer: Mapping[str, Any], options: Mapping[str, Any] | None = None,
+              answer_id: str | None = None) -> str:
+        answer_id = answer_id or uuid.uuid4().hex
         with self._lock:
             self._items[answer_id] = (dict(answer), dict(options or {}))
             while len(self._items) > self.capacity:
