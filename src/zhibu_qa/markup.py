@@ -13,7 +13,7 @@ import re
 
 # CommonMark's escapable ASCII punctuation, plus ":" and "@" so that GFM autolinks (https://…, a@b.c)
 # cannot start, and "$" for KaTeX
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^:@/])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^:@])")
 _MD_LINKS = re.compile(r"([\\`\[\]])")  # link/image brackets and code spans
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)|(@)")  # GFM: scheme://, www., e-mail
 
