@@ -156,16 +156,23 @@ def lesson_markdown(lesson: Lesson) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_out_path(path: Path) -> None:
+    """An output file name the lesson can be written to: .md/.docx in an existing folder."""
+    if path.suffix.lower() not in (".md", ".markdown", ".txt", ".docx"):
+        raise ZhibuError(f"cannot write {path}: use a .md or .docx file name")
+    if not path.parent.is_dir():
+        raise ZhibuError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
 def write_lesson(lesson: Lesson, path: Path) -> None:
-    """Write Markdown (.md) or Word (.docx) atomically; other suffixes are refused."""
+    """Write Markdown (.md) or Word (.docx) atomically into an existing folder; other suffixes are refused."""
     from .catalogue import atomic_write_text
 
+    check_out_path(path)
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown", ".txt"):
         atomic_write_text(path, lesson_markdown(lesson))
         return
-    if suffix != ".docx":
-        raise ZhibuError(f"cannot write {path}: use a .md or .docx file name")
     import os
     import tempfile
 
@@ -185,7 +192,6 @@ def write_lesson(lesson: Lesson, path: Path) -> None:
     doc.add_heading("讨论题", level=1)
     for q in lesson.questions:
         doc.add_paragraph(q, style="List Number")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".docx")
     os.close(fd)
     try:

@@ -311,6 +311,7 @@ def lesson_export(pipeline, topic: str, out_dir: Path) -> tuple[str, Path, Path]
 
     lesson = build_lesson(pipeline, topic)
     folder = out_dir / "lessons" / uuid.uuid4().hex[:10]
+    folder.mkdir(parents=True)
     md, docx = folder / f"备课提纲-{safe_stem(lesson.topic)}.md", folder / f"备课提纲-{safe_stem(lesson.topic)}.docx"
     write_lesson(lesson, md)
     write_lesson(lesson, docx)
