@@ -275,3 +275,74 @@ def test_a_malformed_eval_upload_lists_its_problems_with_line_numbers(browser, u
     problems = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#zq-eval-error li")]
     assert "line 2: invalid JSON" in "\n".join(problems) and "line 1:" in problems[0], problems
     assert "Error" not in browser.find_element(By.ID, "zq-eval-status").text
+
+
+LIBRARY_DOC = """# 青松书院开放指南
+
+作者：李明
+
+青松书院是社区党群服务中心开设的公益书房，每周二和周六上午九点至十二点向居民开放。
+
+## 借阅规则
+
+青松书院每人每次可以借阅三本图书，借期为二十一天，可续借一次。
+"""
+LIBRARY_QUESTION = "青松书院每人每次可以借阅几本图书？"
+
+
+def _ask(driver, wait, question: str, expect: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    before = driver.find_element(By.ID, "zq-chat").text
+    box = driver.find_element(By.CSS_SELECTOR, QUESTION_BOX)
+    box.send_keys(question)
+    driver.find_element(By.ID, "zq-send").click()
+    wait.until(lambda d: d.find_element(By.ID, "zq-chat").text != before
+               and expect in d.find_element(By.ID, "zq-chat").text.split(question)[-1])
+    return driver.find_element(By.ID, "zq-chat").text.split(question)[-1]
+
+
+def test_library_tab_uploads_checks_ingests_and_removes_a_document(browser, hostile_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(hostile_server.url)
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, QUESTION_BOX)))
+    wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
+    assert "未作答" in _ask(browser, wait, LIBRARY_QUESTION, "未作答"), "not in the knowledge base yet"
+
+    _tab(browser, wait, "资料库")
+    wait.until(lambda d: "hostile" in d.find_element(By.ID, "zq-kb-table").text)  # the sources are listed
+    doc = hostile_server.root / "青松书院.md"
+    doc.write_text(LIBRARY_DOC, encoding="utf-8")
+    browser.find_element(By.CSS_SELECTOR, "#zq-kb-upload input[type=file]").send_keys(str(doc))
+    wait.until(lambda d: "青松书院" in d.find_element(By.ID, "zq-kb-upload").text)
+    browser.find_element(By.ID, "zq-kb-check").click()
+    wait.until(lambda d: "识别出的文章" in d.find_element(By.ID, "zq-kb-report").text)
+    report = browser.find_element(By.ID, "zq-kb-report").text
+    assert "青松书院开放指南" in report and "知识库尚未改动" in report
+    assert "青松书院" not in browser.find_element(By.ID, "zq-kb-table").text  # nothing changed yet
+    wait.until(EC.element_to_be_clickable((By.ID, "zq-kb-confirm"))).click()
+    wait.until(lambda d: "索引已更新" in d.find_element(By.ID, "zq-kb-status").text)
+    assert "已导入" in browser.find_element(By.ID, "zq-kb-status").text
+    wait.until(lambda d: "青松书院" in d.find_element(By.ID, "zq-kb-table").text)
+    browser.save_screenshot(str(hostile_server.root / "library.png"))
+
+    _tab(browser, wait, "问答")
+    answer = _ask(browser, wait, LIBRARY_QUESTION, "三本")
+    assert "青松书院开放指南" in answer, "the answer cites the uploaded document"
+
+    _tab(browser, wait, "资料库")
+    browser.find_element(By.CSS_SELECTOR, "#zq-kb-pick input").click()
+    option = wait.until(lambda d: next((li for li in d.find_elements(By.CSS_SELECTOR, "#zq-kb-pick li, "
+                                                                     "ul[role=listbox] li")
+                                        if "青松书院" in li.text), None))
+    option.click()
+    browser.find_element(By.ID, "zq-kb-remove").click()
+    wait.until(lambda d: "已删除" in d.find_element(By.ID, "zq-kb-status").text
+               and "索引已更新" in d.find_element(By.ID, "zq-kb-status").text)
+    assert "青松书院" not in browser.find_element(By.ID, "zq-kb-table").text
+    _tab(browser, wait, "问答")
+    assert "未作答" in _ask(browser, wait, LIBRARY_QUESTION, "未作答"), "refused again once removed"

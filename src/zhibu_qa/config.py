@@ -62,6 +62,7 @@ class Settings:
     feedback_path: str = "feedback/feedback.jsonl"
     auth_user: str = ""
     auth_password: str = ""
+    admin_users: tuple[str, ...] = ()  # with a login: accounts that may use the 资料库 tab
     api_keys: str = ""  # comma-separated bearer keys of the OpenAI-compatible API (ZHIBU_API_KEYS only)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

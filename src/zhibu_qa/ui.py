@@ -22,6 +22,7 @@ from .feedback import MAX_COMMENT_CHARS, RecentAnswers
 from .questions import check_question
 from .ui_endpoints import add_endpoints
 from .ui_eval import BUILTIN_DATASET, eval_tab, wire_eval
+from .ui_library import is_admin, library_tab, wire_library
 
 __all__ = ["BUILTIN_DATASET", "build_app", "create_app", "launch", "serve"]
 
@@ -270,24 +271,33 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
                 lesson = _lesson_tab(gr)
             with gr.Tab("评测", id="eval"):
                 evaluation = eval_tab(gr)
+            with gr.Tab("资料库", id="library", visible=not settings.auth_user) as library_page:
+                library = library_tab(gr)
 
-        def refresh():
-            """Startup banner; once ready, fill the catalogue table and the filters, then stop polling."""
+        def refresh(request: gr.Request):
+            """Startup banner; once ready, fill the catalogue table, the filters and (for administrators)
+            the 资料库 tab, then stop polling."""
+            admin = is_admin(settings, getattr(request, "username", None))
             if startup.state == "error":
-                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 4)
+                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 7)
             if not startup.ready:
-                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 5)
+                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 8)
             arts = actions.article_choices(pipeline)
+            rows, picks = library.listing() if admin else (gr.skip(), gr.skip())
             return ("", gr.Timer(active=False), actions.catalogue_table(pipeline), gr.update(choices=arts),
-                    gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts))
+                    gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts),
+                    gr.Tab(visible=admin), rows, picks)
 
-        filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles]
+        filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles, library_page,
+                  library.table, library.pick]
         demo.load(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         _wire_chat(gr, chat, conv, turn_state, tabs, reader, pipeline, settings, startup)
         _wire_reader(gr, reader, pipeline)
         _wire_lesson(gr, lesson, pipeline, startup, work_dir)
         wire_eval(gr, evaluation, pipeline, startup, work_dir)
+        wire_library(gr, library, pipeline, settings, startup, [reader.table, reader.picker, chat.columns,
+                                                                chat.articles])
         add_endpoints(gr, pipeline, settings, startup, answers)
     return demo
 
