@@ -346,3 +346,36 @@ def test_library_tab_uploads_checks_ingests_and_removes_a_document(browser, host
     assert "青松书院" not in browser.find_element(By.ID, "zq-kb-table").text
     _tab(browser, wait, "问答")
     assert "未作答" in _ask(browser, wait, LIBRARY_QUESTION, "未作答"), "refused again once removed"
+
+
+@pytest.mark.parametrize("admins, visible", [((), False), (("reader",), True)])
+def test_with_a_login_only_administrators_see_the_library_tab(browser, ui_server, admins, visible):
+    from conftest import free_port
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from zhibu_qa.ui import build_app, launch
+
+    settings = ui_server.settings.replace(port=free_port(), auth_user="reader", auth_password="pw-123456",
+                                          admin_users=admins)
+    demo = build_app(ui_server.pipeline, settings, ui_server.startup, ui_server.work_dir, ui_server.answers)
+    server = launch(demo, settings, ui_server.work_dir, pipeline=ui_server.pipeline, startup=ui_server.startup,
+                    answers=ui_server.answers, block=False)
+    try:
+        wait = WebDriverWait(browser, WAIT_S)
+        browser.get(server.url)
+        user = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "input[type=text], input:not([type])")))
+        user.send_keys("reader")
+        browser.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys("pw-123456" + Keys.ENTER)
+        wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, QUESTION_BOX)))
+        wait.until(lambda d: "文章" in [b.text for b in d.find_elements(By.CSS_SELECTOR, "[role=tab]")])
+        if visible:
+            wait.until(lambda d: "资料库" in [b.text for b in d.find_elements(By.CSS_SELECTOR, "[role=tab]")])
+        else:
+            wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")  # the load event ran
+            assert "资料库" not in [b.text for b in browser.find_elements(By.CSS_SELECTOR, "[role=tab]")]
+            assert not browser.find_elements(By.ID, "zq-kb-upload")
+    finally:
+        server.close()

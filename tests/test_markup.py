@@ -105,3 +105,13 @@ def test_an_oversized_feedback_record_is_refused(tmp_path):
     with pytest.raises(InputError):
         append_feedback(tmp_path / "f.jsonl", {"comment": "长" * 200_000})
     assert not (tmp_path / "f.jsonl").exists()
+
+
+def test_only_admin_users_manage_the_library_when_login_is_on():
+    from zhibu_qa.config import Settings
+    from zhibu_qa.ui_library import is_admin, stored_name
+
+    assert is_admin(Settings(), None), "without a login the local user manages the knowledge base"
+    login = Settings(auth_user="reader", auth_password="p", admin_users=("boss",))
+    assert not is_admin(login, "reader") and not is_admin(login, None) and is_admin(login, "boss")
+    assert stored_name("../第9期 (下).txt") == "第9期_下.txt" and stored_name("<img>.MD") == "img.md"

@@ -6,7 +6,6 @@ upload is first parsed without changing anything. With a login, only `settings.a
 and use the tab (checked again on every action). Gradio is passed in by `ui.py`.
 """
 
-from __future__ import annotations
 
 import re
 import shutil
