@@ -84,7 +84,7 @@ def main() -> None:
               f"{driver.find_element(By.ID, 'zq-status').text.strip()[:60]!r}")
         if not startup.ready and args.startup_shot:
             save(driver, Path(args.startup_shot))
-        wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
+        wait.until(lambda d: startup.ready and d.find_element(By.ID, "zq-status").text.strip() == "")
         print(f"page usable after {time.perf_counter() - t0:.1f} s (startup {startup.seconds:.1f} s)")
 
         driver.find_element(By.CSS_SELECTOR, QUESTION_BOX).send_keys(QUESTION)

@@ -181,6 +181,11 @@ def test_private_files_cannot_be_downloaded(ui_server):
         assert r.status_code in (403, 404), path
 
 
+def test_a_ready_server_serves_no_startup_banner(ui_server):
+    page = httpx.get(ui_server.url, timeout=30).text + httpx.get(ui_server.url + "config", timeout=30).text
+    assert "zq-status" in page and "正在准备知识库" not in page and "正在加载" not in page
+
+
 def test_server_binds_to_loopback_by_default(ui_server):
     from zhibu_qa.config import Settings
 
