@@ -366,6 +366,12 @@ def serve(settings: Settings) -> None:
     check_port_free(settings.host, settings.port)  # …or when the port is taken or out of range
     for line in start_warnings(settings):
         print(f"zhibu-qa: {line}", file=sys.stderr)
+    import shutil
+
     app = create_app(settings)
-    launch(app.demo, settings, app.work_dir, pipeline=app.pipeline, startup=app.startup, answers=app.answers,
-           on_ready=lambda url: print(f"zhibu-qa: serving on {url} (the page shows startup progress)", flush=True))
+    try:
+        launch(app.demo, settings, app.work_dir, pipeline=app.pipeline, startup=app.startup, answers=app.answers,
+               on_ready=lambda url: print(f"zhibu-qa: serving on {url} (the page shows startup progress)",
+                                          flush=True))
+    finally:  # lesson downloads and eval reports of this run; nothing else lives there
+        shutil.rmtree(app.work_dir, ignore_errors=True)
