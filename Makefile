@@ -30,7 +30,7 @@ index: model
 	$(BIN)/zhibu-qa index
 
 run: index
-	@echo "zhibu-qa: serving on http://127.0.0.1:7860"
+	@# `serve` prints the real URL (host and port from the settings) once the server accepts requests
 	$(BIN)/zhibu-qa serve
 
 lint: setup

@@ -1,5 +1,6 @@
 """Launch the zhibu-qa web app with settings from zhibu_qa.toml / ZHIBU_* (same as `zhibu-qa serve`)."""
-from zhibu_qa.config import load_settings
-from zhibu_qa.ui import serve
+import sys
 
-serve(load_settings())
+from zhibu_qa.cli import main
+
+sys.exit(main(["serve"]))

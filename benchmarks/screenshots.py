@@ -1,8 +1,9 @@
-"""Screenshots of the four web UI tabs (docs/screenshot-*.png) and the time until the page is usable.
+"""Screenshots of the web UI tabs (docs/screenshot-*.png) and the time until the page is usable.
 
 Launches the real app on 127.0.0.1, drives headless Chromium (network cut off) through 问答 (ask,
-open a citation), 文章 (deep link from the citation), 备课 (an outline) and 评测 (a small run),
-and saves PNGs shrunk to a palette so each stays well under 300 KB.
+open a citation), 文章 (deep link from the citation), 备课 (an outline), 评测 (a small run) and
+资料库 (the validation report of an upload, not confirmed: the index is left as it was), and saves
+PNGs shrunk to a palette so each stays well under 300 KB.
 
     PYTHONPATH=src .venv/bin/python benchmarks/screenshots.py [--index-dir index] [--out docs]
 
@@ -68,8 +69,11 @@ def main() -> None:
     settings = load_settings(index_dir=args.index_dir, port=7871,
                              feedback_path=str(Path(tempfile.mkdtemp()) / "feedback.jsonl"))
     t0 = time.perf_counter()
-    demo, _, startup, work_dir = create_app(settings)
-    _, url, _ = launch(demo, settings, work_dir, prevent_thread_lock=True, quiet=True)
+    app = create_app(settings)
+    startup = app.startup
+    server = launch(app.demo, settings, app.work_dir, pipeline=app.pipeline, startup=startup, answers=app.answers,
+                    block=False)
+    url = server.url
     print(f"server up after {time.perf_counter() - t0:.1f} s")
     driver = browser(Path(tempfile.mkdtemp()) / "profile")
     wait = WebDriverWait(driver, 900)
@@ -80,7 +84,7 @@ def main() -> None:
               f"{driver.find_element(By.ID, 'zq-status').text.strip()[:60]!r}")
         if not startup.ready and args.startup_shot:
             save(driver, Path(args.startup_shot))
-        wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
+        wait.until(lambda d: startup.ready and d.find_element(By.ID, "zq-status").text.strip() == "")
         print(f"page usable after {time.perf_counter() - t0:.1f} s (startup {startup.seconds:.1f} s)")
 
         driver.find_element(By.CSS_SELECTOR, QUESTION_BOX).send_keys(QUESTION)
@@ -113,9 +117,18 @@ def main() -> None:
         time.sleep(1)
         driver.execute_script("document.getElementById('zq-run-eval').scrollIntoView({block: 'start'})")
         save(driver, out / "screenshot-eval.png")
+
+        driver.find_elements(By.CSS_SELECTOR, "[role=tab]")[4].click()
+        upload = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#zq-kb-upload input[type=file]")))
+        upload.send_keys(str(ROOT / "tests" / "fixtures" / "branch-guide.md"))
+        wait.until(lambda d: "branch" in d.find_element(By.ID, "zq-kb-upload").text)
+        driver.find_element(By.ID, "zq-kb-check").click()
+        wait.until(lambda d: "识别出的文章" in d.find_element(By.ID, "zq-kb-report").text)
+        time.sleep(1)
+        save(driver, out / "screenshot-library.png")
     finally:
         driver.quit()
-        demo.close()
+        server.close()
 
 
 if __name__ == "__main__":

@@ -75,9 +75,11 @@ def ui_server(built_settings, pipeline, tmp_path_factory):
 
     settings = built_settings.replace(host="127.0.0.1", port=free_port())
     work_dir = tmp_path_factory.mktemp("ui-work")
-    demo, pipe, startup, work_dir = create_app(settings, pipeline=pipeline, work_dir=work_dir, log=lambda s: None)
-    assert startup.wait(600), "the UI startup thread did not finish"
-    assert startup.ready, f"UI startup failed: {startup.error}"
-    _, url, _ = launch(demo, settings, work_dir, prevent_thread_lock=True, quiet=True)
-    yield SimpleNamespace(url=url, settings=settings, pipeline=pipe, work_dir=work_dir, startup=startup)
-    demo.close()
+    app = create_app(settings, pipeline=pipeline, work_dir=work_dir, log=lambda s: None)
+    assert app.startup.wait(600), "the UI startup thread did not finish"
+    assert app.startup.ready, f"UI startup failed: {app.startup.error}"
+    server = launch(app.demo, settings, app.work_dir, pipeline=app.pipeline, startup=app.startup,
+                    answers=app.answers, block=False)
+    yield SimpleNamespace(url=server.url, settings=settings, pipeline=app.pipeline, work_dir=app.work_dir,
+                          startup=app.startup, answers=app.answers)
+    server.close()

@@ -7,6 +7,7 @@ that errors come back as clear Chinese messages, and that the served page loads 
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin, urlparse
 
@@ -72,8 +73,8 @@ def test_lesson_outline_quotes_are_verbatim_from_the_corpus(client):
     quotes = re.findall(r"^- “(.+)” \[\d+\]$", outline, flags=re.M)
     assert len(quotes) >= 3
     corpus = _no_space(CORPUS.read_text(encoding="utf-8"))
-    for q in quotes:
-        assert _no_space(q) in corpus, q
+    for q in quotes:  # the outline's Markdown escapes (\[, \:, &lt; …) undone, the text is the source's
+        assert _no_space(html.unescape(re.sub(r"\\(.)", r"\1", q))) in corpus, q
     assert "## 讨论题" in outline
 
 
@@ -91,22 +92,80 @@ def test_feedback_is_appended_and_survives_rereading(client, ui_server):
     from zhibu_qa.feedback import read_feedback
 
     answer = client.predict("编辑部电话是多少？", api_name="/ask")
+    assert len(answer["answer_id"]) == 32
     before = len(read_feedback(ui_server.settings.feedback_path))
-    assert client.predict("down", answer, "号码不全", api_name="/feedback") == "已记录"
-    assert client.predict("up", answer, api_name="/feedback") == "已记录"
+    assert client.predict("down", answer["answer_id"], "号码不全", api_name="/feedback") == "已记录"
+    assert client.predict("up", answer["answer_id"], api_name="/feedback") == "已记录"
     records = read_feedback(ui_server.settings.feedback_path)
     assert len(records) == before + 2
     down = records[-2]
     assert (down["rating"], down["comment"], down["question"]) == ("down", "号码不全", answer["question"])
     assert down["answer"] == answer["answer"] and down["citations"] == answer["citations"]
-    assert down["time"] and "settings" in down
+    assert down["time"] and down["settings"]["source"] == "api"
 
 
 def test_feedback_with_an_unknown_rating_is_refused(client):
     from gradio_client.exceptions import AppError
 
+    answer = client.predict("编辑部电话是多少？", api_name="/ask")
     with pytest.raises(AppError, match="评价只能是"):
-        client.predict("meh", {"question": "q", "answer": "a"}, api_name="/feedback")
+        client.predict("meh", answer["answer_id"], api_name="/feedback")
+
+
+@pytest.mark.parametrize("answer_id", ["0" * 32, "not-an-id", ""])
+def test_feedback_only_for_answers_the_server_issued(client, ui_server, answer_id):
+    from gradio_client.exceptions import AppError
+
+    from zhibu_qa.feedback import read_feedback
+
+    before = len(read_feedback(ui_server.settings.feedback_path))
+    with pytest.raises(AppError, match="找不到这条回答"):
+        client.predict("up", answer_id, "伪造", api_name="/feedback")
+    assert len(read_feedback(ui_server.settings.feedback_path)) == before
+
+
+def test_concurrent_feedback_is_never_turned_away(client, ui_server):
+    """/feedback runs outside the answer queue (POST gradio_api/run/feedback): a burst is all recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zhibu_qa.feedback import read_feedback
+
+    answer = client.predict("编辑部电话是多少？", api_name="/ask")
+    before = len(read_feedback(ui_server.settings.feedback_path))
+
+    def send(i: int) -> int:
+        r = httpx.post(urljoin(ui_server.url, "gradio_api/run/feedback"), timeout=120,
+                       json={"data": ["up", answer["answer_id"], f"并发{i}"]})
+        return r.status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(send, range(50)))
+    assert codes == [200] * 50
+    assert len(read_feedback(ui_server.settings.feedback_path)) == before + 50
+
+
+def test_feedback_comment_is_capped(client):
+    from gradio_client.exceptions import AppError
+
+    answer = client.predict("编辑部电话是多少？", api_name="/ask")
+    with pytest.raises(AppError, match="意见过长"):
+        client.predict("up", answer["answer_id"], "长" * 5000, api_name="/feedback")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "naive"}, "检索方式只能是"), ({"mode": "../x"}, "检索方式只能是"), ({"k": -5}, "参考段落数"),
+    ({"k": 100000}, "参考段落数"), ({"backend": "shell"}, "回答方式只能是"),
+    ({"columns": ["x"] * 500}, "栏目最多"), ({"history": [["q"]]}, "对话历史"),
+])
+def test_ask_parameters_outside_what_the_ui_offers_are_refused(client, ui_server, kwargs, message, monkeypatch):
+    from gradio_client.exceptions import AppError
+
+    def no_index_from_a_request():
+        raise AssertionError("a request must never build an index")
+
+    monkeypatch.setattr(ui_server.pipeline, "naive_retriever", no_index_from_a_request)
+    with pytest.raises(AppError, match=message):
+        client.predict("编辑部电话是多少？", api_name="/ask", **kwargs)
 
 
 def test_articles_endpoint_lists_the_catalogue(client, ui_server):
@@ -144,6 +203,11 @@ def test_private_files_cannot_be_downloaded(ui_server):
         assert r.status_code in (403, 404), path
 
 
+def test_a_ready_server_serves_no_startup_banner(ui_server):
+    page = httpx.get(ui_server.url, timeout=30).text + httpx.get(ui_server.url + "config", timeout=30).text
+    assert "zq-status" in page and "正在准备知识库" not in page and "正在加载" not in page
+
+
 def test_server_binds_to_loopback_by_default(ui_server):
     from zhibu_qa.config import Settings
 
@@ -162,13 +226,14 @@ def test_questions_asked_while_the_index_is_prepared_get_a_please_wait_message(u
     settings = ui_server.settings.replace(port=free_port())
     pending = Startup(ui_server.pipeline)  # never started: the app must say "please wait", not crash
     demo = build_app(ui_server.pipeline, settings, pending, ui_server.work_dir)
-    _, url, _ = launch(demo, settings, ui_server.work_dir, prevent_thread_lock=True, quiet=True)
+    server = launch(demo, settings, ui_server.work_dir, pipeline=ui_server.pipeline, startup=pending,
+                    answers=ui_server.answers, block=False)
     try:
         with pytest.raises(AppError, match="知识库正在准备中"):
-            Client(url, verbose=False).predict("编辑部电话是多少？", api_name="/ask")
-        assert "zq-status" in httpx.get(url, timeout=30).text
+            Client(server.url, verbose=False).predict("编辑部电话是多少？", api_name="/ask")
+        assert "zq-status" in httpx.get(server.url, timeout=30).text
     finally:
-        demo.close()
+        server.close()
 
 
 def test_ask_filters_by_column_and_article(client, ui_server):

@@ -36,7 +36,7 @@ def answer(**kw):
 
 def test_escape_md_keeps_html_and_markdown_literal():
     assert escape_md("<b>**x**</b>") == r"&lt;b&gt;\*\*x\*\*&lt;/b&gt;"
-    assert escape_md("[link](http://evil)") == r"\[link\]\(http://evil\)"
+    assert escape_md("[link](http://evil)") == r"\[link\]\(http\://evil\)"
 
 
 def test_answer_markdown_escapes_model_text_and_lists_citations():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -157,20 +158,25 @@ def _read_batch(path: str) -> list[dict]:
 
 def cmd_ask(args) -> int:
     from .formatting import answer_json, format_answer
+    from .answer.analysis import check_question
 
+    settings = _settings(args)  # arguments first: a bad call fails before the model loads
+    batch = _read_batch(args.batch) if args.batch else None
+    if batch is None:
+        if not args.question:
+            raise ZhibuError("give a question or --batch FILE")
+        check_question(args.question, settings.max_question_chars)
     pipe = _pipeline(args)
     pipe.warm_up()
     kw = {"backend": args.backend, "k": args.k, "mode": args.mode, "filters": _filters(args)}
-    if args.batch:
-        for item in _read_batch(args.batch):
+    if batch is not None:
+        for item in batch:
             history = [Turn(t["question"], t["answer"]) for t in item.get("history") or []]
             try:
                 _out({"id": item.get("id"), **answer_json(pipe.ask(item["question"], history, **kw))})
             except ZhibuError as exc:
                 _out({"id": item.get("id"), "question": item["question"], "error": str(exc)})
         return 0
-    if not args.question:
-        raise ZhibuError("give a question or --batch FILE")
     answer = None
     for event in pipe.stream(args.question, **kw):
         if isinstance(event, str):
@@ -188,8 +194,11 @@ def cmd_ask(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from .lessons import build_lesson, write_lesson
+    from .lessons import build_lesson, check_out_path, check_topic, write_lesson
 
+    check_topic(args.topic)  # arguments first: a bad call fails before the model loads
+    if args.out:
+        check_out_path(Path(args.out))
     pipe = _pipeline(args)
     lesson = build_lesson(pipe, args.topic)
     if args.out:
@@ -339,6 +348,8 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # no "Loading weights" bars on ordinary commands; index builds and eval keep their own bars
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return args.func(args)
     except ZhibuError as exc:

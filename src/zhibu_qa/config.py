@@ -17,7 +17,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "ZHIBU_"
 DEFAULT_CONFIG_FILE = "zhibu_qa.toml"
-SECRET_FIELDS = ("llm_api_key", "auth_password")
+SECRET_FIELDS = ("llm_api_key", "auth_password", "api_keys")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Settings:
     feedback_path: str = "feedback/feedback.jsonl"
     auth_user: str = ""
     auth_password: str = ""
+    admin_users: tuple[str, ...] = ()  # with a login: accounts that may use the 资料库 tab
+    api_keys: str = ""  # comma-separated bearer keys of the OpenAI-compatible API (ZHIBU_API_KEYS only)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Settings:

@@ -14,9 +14,11 @@ from .answer.analysis import check_question
 from .answer.citing import make_citation
 from .answer.features import candidates, coverage, question_terms, term_weights
 from .errors import InputError, ZhibuError
+from .markup import neutralise_md
 from .types import Citation, Hit
 
 MAX_POINTS = 6
+MAX_TOPIC_CHARS = 100  # the 备课 tab's text box limit
 MAX_PER_ARTICLE = 2
 MAX_POINTS_ON_TOPIC = 4  # for an article whose title names the topic
 RELEVANT_COVERAGE = 0.5  # share of the topic's term weight a passage (with its headings) must contain
@@ -73,9 +75,19 @@ def group_hits(hits: list[Hit], weights: dict[str, float]) -> list[list[Hit]]:
     return list(groups.values())
 
 
+def check_topic(topic: str) -> str:
+    """The normalised topic; empty or over-long topics get a lesson-specific InputError."""
+    try:
+        return check_question(topic, MAX_TOPIC_CHARS).strip("？?。 ")
+    except InputError:
+        if not (topic or "").strip("？?。!！ \t\n"):
+            raise InputError("备课主题为空：请输入要备课的主题，例如“为基层减负”。") from None
+        raise InputError(f"备课主题过长（{len(topic)} 字），请控制在 {MAX_TOPIC_CHARS} 字以内。") from None
+
+
 def build_lesson(pipeline, topic: str, *, k: int = 40) -> Lesson:
     """Outline for `topic` from the knowledge base; raises InputError when nothing relevant exists."""
-    topic = check_question(topic, 100).strip("？?。 ")
+    topic = check_topic(topic)
     weights = term_weights(question_terms(topic))
     hits = pipeline.retriever().retrieve(topic, k)
     # keep passages that are about the topic (its words in the text or the headings)
@@ -125,33 +137,42 @@ def _cite(c: Citation) -> str:
 
 
 def lesson_markdown(lesson: Lesson) -> str:
-    lines = [f"# 备课提纲：{lesson.topic}", "", "> 以下引文均摘自知识库原文，可逐条核对出处。", ""]
+    """The outline as Markdown; every source- or user-derived string is neutralised (`markup.neutralise_md`)
+    so a hostile title, heading or topic cannot become live HTML, a link or an image where it is rendered."""
+    md = neutralise_md
+    lines = [f"# 备课提纲：{md(lesson.topic)}", "", "> 以下引文均摘自知识库原文，可逐条核对出处。", ""]
     for i, point in enumerate(lesson.points, 1):
-        lines.append(f"## {i}. {point.title}")
+        lines.append(f"## {i}. {md(point.title)}")
         for q in point.quotes:
-            quote = "".join(q.quote.split())
-            lines.append(f"- “{quote}” [{q.n}]")
-            lines.append(f"  - 出处：{_cite(q)}")
+            lines.append(f"- “{md(''.join(q.quote.split()))}” [{q.n}]")
+            lines.append(f"  - 出处：{md(_cite(q))}")
         lines.append("")
     if lesson.related:
         lines.append("## 延伸阅读")
-        lines += [f"- 《{t}》" for t in lesson.related]
+        lines += [f"- 《{md(t)}》" for t in lesson.related]
         lines.append("")
     lines.append("## 讨论题")
-    lines += [f"{i}. {q}" for i, q in enumerate(lesson.questions, 1)]
+    lines += [f"{i}. {md(q)}" for i, q in enumerate(lesson.questions, 1)]
     return "\n".join(lines) + "\n"
 
 
+def check_out_path(path: Path) -> None:
+    """An output file name the lesson can be written to: .md/.docx in an existing folder."""
+    if path.suffix.lower() not in (".md", ".markdown", ".txt", ".docx"):
+        raise ZhibuError(f"cannot write {path}: use a .md or .docx file name")
+    if not path.parent.is_dir():
+        raise ZhibuError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
 def write_lesson(lesson: Lesson, path: Path) -> None:
-    """Write Markdown (.md) or Word (.docx) atomically; other suffixes are refused."""
+    """Write Markdown (.md) or Word (.docx) atomically into an existing folder; other suffixes are refused."""
     from .catalogue import atomic_write_text
 
+    check_out_path(path)
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown", ".txt"):
         atomic_write_text(path, lesson_markdown(lesson))
         return
-    if suffix != ".docx":
-        raise ZhibuError(f"cannot write {path}: use a .md or .docx file name")
     import os
     import tempfile
 
@@ -171,7 +192,6 @@ def write_lesson(lesson: Lesson, path: Path) -> None:
     doc.add_heading("讨论题", level=1)
     for q in lesson.questions:
         doc.add_paragraph(q, style="List Number")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".docx")
     os.close(fd)
     try:

@@ -1,13 +1,15 @@
 """The Gradio web app — the only module that imports gradio: tabs 问答, 文章, 备课, 评测.
 
-Lays out components, wires events to `ui_actions`, exposes the named API endpoints /ask, /lesson,
-/feedback and /articles, and launches on settings.host (127.0.0.1 by default) with system CJK fonts,
-no analytics and no external URLs. No retrieval or answering logic lives here; all text reaches the
-page through `views`, which escapes it.
+Lays out components, wires events to `ui_actions` (the 评测 tab lives in `ui_eval`, the named API
+endpoints /ask, /lesson, /feedback, /articles in `ui_endpoints`), and mounts the Blocks on the one
+FastAPI server of `server.py`, next to the OpenAI-compatible API (`api.py`), on settings.host
+(127.0.0.1 by default) with system CJK fonts, no analytics and no external URLs. No retrieval or
+answering logic lives here; all text reaches the page through `views`, which escapes it.
 """
 
 import functools
 import os
+import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,15 +18,17 @@ from . import ui_actions as actions
 from . import views
 from .answer.analysis import check_question
 from .config import Settings
-from .errors import ConfigError, ZhibuError
-from .feedback import MAX_COMMENT_CHARS
-from .formatting import article_rows
+from .errors import ZhibuError
+from .feedback import MAX_COMMENT_CHARS, RecentAnswers
+from .ui_endpoints import add_endpoints
+from .ui_eval import BUILTIN_DATASET, eval_tab, wire_eval
+from .ui_library import is_admin, library_tab, wire_library
+
+__all__ = ["BUILTIN_DATASET", "build_app", "create_app", "launch", "serve"]
 
 EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
             "东丽区是怎么减负的？")
 LESSON_EXAMPLES = ("为基层减负", "党务公开", "“四强”党支部建设")
-BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "eval" / "dataset.jsonl"
-EVAL_CONFIGS = ("hybrid", "dense", "bm25", "naive")
 BACKENDS = [("摘录式（本地，无需联网）", "extractive"), ("大模型（OpenAI 兼容接口）", "openai")]
 MODES = [("混合检索（推荐）", "hybrid"), ("向量检索", "dense"), ("关键词检索（BM25）", "bm25")]
 FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
@@ -124,27 +128,6 @@ def _lesson_tab(gr) -> SimpleNamespace:
     return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
 
 
-def _eval_tab(gr) -> SimpleNamespace:
-    gr.Markdown("用问答评测集检验回答质量：可用内置评测集，或上传同格式的 .jsonl 文件（不超过 5 MB）。")
-    with gr.Row():
-        with gr.Column():
-            source = gr.Radio([("内置评测集", "builtin"), ("上传文件", "upload")], value="builtin", label="评测集")
-            configs = gr.CheckboxGroup(list(EVAL_CONFIGS), value=["hybrid"], label="检索配置")
-            limit = gr.Number(value=20, precision=0, minimum=0, label="题数上限（0 为全部）", elem_id="zq-eval-limit")
-        upload = gr.File(label="上传 .jsonl", file_types=[".jsonl"], type="filepath", height=220)
-    run = gr.Button("开始评测", variant="primary", elem_id="zq-run-eval")
-    error = gr.HTML(elem_id="zq-eval-error")
-    status = gr.Markdown(elem_id="zq-eval-status")
-    with gr.Row():
-        metrics = gr.Dataframe(type="array", interactive=False, label="总体指标", max_height=360)
-        chart = gr.Image(type="filepath", label="指标对比图", interactive=False, height=360,
-                         buttons=["download", "fullscreen"])  # no "share": it would need the internet
-    results = gr.Dataframe(type="array", interactive=False, wrap=True, max_height=480, label="逐题结果")
-    report = gr.File(label="下载评测报告", file_count="multiple", interactive=False)
-    scope = locals()
-    return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
-
-
 # ---- events --------------------------------------------------------------------------------------
 
 def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline, settings, startup) -> None:
@@ -159,7 +142,7 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
             startup.check()
             check_question(q, settings.max_question_chars)
             q = q.strip()
-            opts = actions.AskOptions(backend, int(k), mode, tuple(columns or ()), tuple(articles or ()))
+            opts = actions.AskOptions.checked(backend, k, mode, columns, articles)
         except ZhibuError as exc:
             yield {c.error: views.exception_html(exc)}
             return
@@ -230,12 +213,12 @@ def _wire_chat(gr, c: SimpleNamespace, conv, turn_state, tabs, reader, pipeline,
 
     for button, rating in ((c.up, "up"), (c.down, "down")):
         button.click(functools.partial(give_feedback, rating), [c.comment, conv, turn_state],
-                     [c.fb_status, c.comment], **PRIVATE)
+                     [c.fb_status, c.comment], queue=False, **PRIVATE)  # light: no queue slot
 
     def like(conversation, note, evt: gr.LikeData):
         return give_feedback("up" if evt.liked else "down", note, conversation, _index(evt) // 2)
 
-    c.chatbot.like(like, [conv, c.comment], [c.fb_status, c.comment], **PRIVATE)
+    c.chatbot.like(like, [conv, c.comment], [c.fb_status, c.comment], queue=False, **PRIVATE)
 
 
 def _wire_reader(gr, r: SimpleNamespace, pipeline) -> None:
@@ -268,70 +251,15 @@ def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> 
         make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
 
 
-def _wire_eval(gr, e: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
-    def run_eval(source, uploaded, configs, limit, progress=gr.Progress()):  # noqa: B008 (the gradio idiom)
-        empty = ("", "", None, None, None, None)
-        try:
-            startup.check()
-            if source == "upload" and not uploaded:
-                raise ConfigError("请先上传 .jsonl 评测文件，或选择“内置评测集”。")
-            dataset = actions.check_upload(uploaded) if source == "upload" else BUILTIN_DATASET
-            progress(0, desc="正在评测")
-            view = actions.run_benchmark(pipeline, dataset, work_dir, configs, limit=int(limit or 0),
-                                         on_progress=lambda done, total: progress((done, total), unit="题"))
-        except ZhibuError as exc:
-            return (views.exception_html(exc), *empty)
-        (mh, mr), (rh, rr) = view.metrics, view.results
-        return ("", f"完成：{view.n_questions} 道题，配置：{'、'.join(configs)}。",
-                gr.Dataframe(value=mr, headers=mh), str(view.chart) if view.chart else None,
-                gr.Dataframe(value=rr, headers=rh), [str(view.report_zip), str(view.report_md)])
-
-    e.run.click(run_eval, [e.source, e.upload, e.configs, e.limit],
-                [e.error, e.status, e.metrics, e.chart, e.results, e.report], concurrency_id="eval", **PRIVATE)
-
-
-def _add_api(gr, pipeline, settings: Settings, startup, work_dir: Path) -> None:
-    """Named endpoints for gradio_client: /ask, /lesson, /feedback, /articles."""
-    def guarded(fn):
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            try:
-                startup.check()
-                return fn(*args, **kwargs)
-            except ZhibuError as exc:
-                raise gr.Error(str(exc), print_exception=False) from exc
-        return wrapped
-
-    def ask(question: str, backend: str = "", k: int = 0, mode: str = "", history: list[list[str]] | None = None,
-            columns: list[str] | None = None, articles: list[str] | None = None) -> dict:
-        """Answer JSON with citations; history is [[question, answer], …]; columns/articles (ids) filter."""
-        opts = actions.AskOptions(backend or settings.backend, k or settings.top_k, mode or settings.retrieval_mode,
-                                  tuple(columns or ()), tuple(articles or ()))
-        return actions.answer_once(pipeline, question, [(q, a) for q, a in history or []], opts)
-
-    def lesson(topic: str) -> str:
-        """A lesson outline (Markdown) on a topic, with verbatim quotes and their sources."""
-        return actions.lesson_export(pipeline, topic, work_dir)[0]
-
-    def feedback(rating: str, answer: dict, comment: str = "") -> str:
-        """Record "up" or "down" on an answer JSON returned by /ask, with an optional comment."""
-        actions.record_feedback(settings.feedback_path, rating, answer, comment, {"source": "api"})
-        return "已记录"
-
-    def articles() -> list[dict]:
-        """The catalogue: id, title, column, authors, sections, n_chars, issue."""
-        return article_rows(pipeline.catalogue)
-
-    for fn, group in ((ask, "pipeline"), (lesson, "pipeline"), (feedback, None), (articles, None)):
-        gr.api(guarded(fn), api_name=fn.__name__, concurrency_id=group)
-
-
-def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: Path):
-    """The Blocks app; `startup` says when `pipeline` is ready; downloads are written under `work_dir`."""
+def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: Path,
+              answers: RecentAnswers | None = None):
+    """The Blocks app; `startup` says when `pipeline` is ready; downloads are written under `work_dir`;
+    `answers` remembers the answers issued (feedback is accepted only for those)."""
     gr = _gradio()
+    answers = answers if answers is not None else RecentAnswers()
     with gr.Blocks(title="《天津支部生活》智能问答", analytics_enabled=False) as demo:
         gr.Markdown("## 《天津支部生活》智能问答\n依据本刊文章回答问题，每句回答都标明出处，可点开原文核对。")
-        status = gr.HTML(views.status_html("preparing", startup.message), elem_id="zq-status")
+        status = gr.HTML("", elem_id="zq-status")  # filled by the first refresh: no stale banner when ready
         timer = gr.Timer(1.0)
         conv, turn_state = gr.State([]), gr.State(-1)
         with gr.Tabs() as tabs:
@@ -342,56 +270,108 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
             with gr.Tab("备课", id="lesson"):
                 lesson = _lesson_tab(gr)
             with gr.Tab("评测", id="eval"):
-                evaluation = _eval_tab(gr)
+                evaluation = eval_tab(gr)
+            with gr.Tab("资料库", id="library", visible=not settings.auth_user) as library_page:
+                library = library_tab(gr)
 
-        def refresh():
-            """Startup banner; once ready, fill the catalogue table and the filters, then stop polling."""
+        def refresh(request: gr.Request):
+            """Startup banner; once ready, fill the catalogue table, the filters and (for administrators)
+            the 资料库 tab, then stop polling."""
+            admin = is_admin(settings, getattr(request, "username", None))
             if startup.state == "error":
-                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 4)
+                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 7)
             if not startup.ready:
-                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 5)
+                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 8)
             arts = actions.article_choices(pipeline)
+            rows, picks = library.listing() if admin else (gr.skip(), gr.skip())
             return ("", gr.Timer(active=False), actions.catalogue_table(pipeline), gr.update(choices=arts),
-                    gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts))
+                    gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts),
+                    gr.Tab(visible=admin), rows, picks)
 
-        filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles]
+        filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles, library_page,
+                  library.table, library.pick]
         demo.load(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         _wire_chat(gr, chat, conv, turn_state, tabs, reader, pipeline, settings, startup)
         _wire_reader(gr, reader, pipeline)
         _wire_lesson(gr, lesson, pipeline, startup, work_dir)
-        _wire_eval(gr, evaluation, pipeline, startup, work_dir)
-        _add_api(gr, pipeline, settings, startup, work_dir)
+        wire_eval(gr, evaluation, pipeline, startup, work_dir)
+        wire_library(gr, library, pipeline, settings, startup, [reader.table, reader.picker, chat.columns,
+                                                                chat.articles])
+        add_endpoints(gr, pipeline, settings, startup, answers)
     return demo
 
 
 # ---- launch --------------------------------------------------------------------------------------
 
-def launch(demo, settings: Settings, work_dir: Path, **overrides):
-    """Queue and launch with the safety settings; returns gradio's (app, local_url, share_url)."""
+def mount(app, demo, settings: Settings, work_dir: Path) -> None:
+    """Queue `demo` and mount it at / of the FastAPI `app` with the safety settings."""
+    gr = _gradio()
     blocked = [str(Path(settings.index_dir).resolve()), str(Path(settings.feedback_path).resolve().parent)]
-    options = dict(server_name=settings.host, server_port=settings.port, auth=actions.auth_pair(settings),
-                   auth_message="请输入用户名和密码", max_file_size=MAX_UPLOAD, allowed_paths=[str(work_dir)],
-                   blocked_paths=blocked, theme=make_theme(), css=CSS_FILE.read_text(encoding="utf-8"),
-                   footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
-                   show_error=False, share=False, quiet=True)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
-    return demo.launch(**{**options, **overrides})
+    gr.mount_gradio_app(app, demo, "/", server_name=settings.host, server_port=settings.port,
+                        auth=actions.auth_pair(settings), auth_message="请输入用户名和密码",
+                        max_file_size=MAX_UPLOAD, allowed_paths=[str(work_dir)], blocked_paths=blocked,
+                        theme=make_theme(), css=CSS_FILE.read_text(encoding="utf-8"), footer_links=["api"],
+                        run_history=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
+                        show_error=False, app_kwargs={"openapi_url": None, "docs_url": None, "redoc_url": None})
+
+
+def launch(demo, settings: Settings, work_dir: Path, *, pipeline, startup, answers: RecentAnswers,
+           block: bool = True, on_ready=None):
+    """Serve the UI and the OpenAI-compatible API on one server; returns a `server.RunningServer`
+    (block=False) or serves until stopped."""
+    from .api import Api, add_routes
+    from .server import run, web_app
+
+    app = web_app(settings)
+    keys = tuple(k.strip() for k in settings.api_keys.split(",") if k.strip())
+    add_routes(app, Api(pipeline, startup, settings, answers, keys=keys))
+    mount(app, demo, settings, work_dir)
+    return run(app, settings, block=block, on_ready=on_ready)
 
 
 def create_app(settings: Settings, *, pipeline=None, log=print, work_dir: Path | None = None):
-    """(demo, pipeline, startup, work_dir), with the startup thread already preparing the pipeline."""
+    """SimpleNamespace(demo, pipeline, startup, work_dir, answers), with the startup thread already
+    preparing the pipeline."""
     from .pipeline import Pipeline
 
     pipeline = pipeline or Pipeline(settings, log=log)
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="zhibu-ui-"))
     startup = actions.Startup(pipeline, log).start()
-    return build_app(pipeline, settings, startup, work_dir), pipeline, startup, work_dir
+    answers = RecentAnswers()
+    demo = build_app(pipeline, settings, startup, work_dir, answers)
+    return SimpleNamespace(demo=demo, pipeline=pipeline, startup=startup, work_dir=work_dir, answers=answers)
+
+
+def start_warnings(settings: Settings) -> list[str]:
+    """What an operator must know before the server starts (exposure without login or API keys)."""
+    from .server import is_loopback
+
+    out = []
+    if not is_loopback(settings.host) and not actions.auth_pair(settings):
+        out.append(f"WARNING: listening on {settings.host} (not loopback) WITHOUT a login: anyone who can reach "
+                   "this address can use the app. Set ZHIBU_AUTH_USER and ZHIBU_AUTH_PASSWORD.")
+    if not settings.api_keys.strip():
+        out.append("warning: ZHIBU_API_KEYS is not set: the OpenAI-compatible API (/v1) answers only "
+                   "clients on this machine (loopback).")
+    return out
 
 
 def serve(settings: Settings) -> None:
     """`zhibu-qa serve` / app.py: prepare the knowledge base in the background and serve until stopped."""
+    from .server import check_port_free
+
     actions.auth_pair(settings)  # fail before any work when the login is half-configured
-    demo, _, _, work_dir = create_app(settings)
-    print(f"zhibu-qa: serving on http://{settings.host}:{settings.port} (the page shows startup progress)")
-    launch(demo, settings, work_dir)
+    check_port_free(settings.host, settings.port)  # …or when the port is taken or out of range
+    for line in start_warnings(settings):
+        print(f"zhibu-qa: {line}", file=sys.stderr)
+    import shutil
+
+    app = create_app(settings)
+    try:
+        launch(app.demo, settings, app.work_dir, pipeline=app.pipeline, startup=app.startup, answers=app.answers,
+               on_ready=lambda url: print(f"zhibu-qa: serving on {url} (the page shows startup progress)",
+                                          flush=True))
+    finally:  # lesson downloads and eval reports of this run; nothing else lives there
+        shutil.rmtree(app.work_dir, ignore_errors=True)

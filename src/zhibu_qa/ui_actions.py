@@ -121,6 +121,25 @@ class Startup:
             raise NotReady(f"知识库正在准备中（{self.message}），请稍候再试。")
 
 
+# What the UI offers; requests are checked against these (never `naive`: it would build an index)
+MODES = ("hybrid", "dense", "bm25")
+BACKENDS = ("extractive", "openai")
+MAX_K = 20
+MAX_FILTERS = 100  # more columns/articles than the shipped catalogue holds
+MAX_HISTORY_TURNS = 20
+MAX_HISTORY_CHARS = 4000  # per earlier answer; the follow-up rewrite reads only the last turns
+
+
+def _texts(values: Any, what: str, limit: int = MAX_FILTERS) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) and len(v) <= 200 for v in values):
+        raise InputError(f"{what}必须是文字列表。")
+    if len(values) > limit:
+        raise InputError(f"{what}最多 {limit} 项，收到 {len(values)} 项。")
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class AskOptions:
     backend: str = "extractive"
@@ -128,6 +147,22 @@ class AskOptions:
     mode: str = "hybrid"
     columns: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def checked(cls, backend: Any, k: Any, mode: Any, columns: Any = None, article_ids: Any = None) -> AskOptions:
+        """Options from a request, each checked against what the UI offers; else an InputError.
+
+        Example: AskOptions.checked("extractive", 5, "naive") raises InputError
+        """
+        if backend not in BACKENDS:
+            raise InputError(f"回答方式只能是 {'、'.join(BACKENDS)}，收到的是 {str(backend)[:40]!r}。")
+        if mode not in MODES:
+            raise InputError(f"检索方式只能是 {'、'.join(MODES)}，收到的是 {str(mode)[:40]!r}。")
+        if isinstance(k, float) and k.is_integer():
+            k = int(k)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InputError(f"参考段落数必须是 1 到 {MAX_K} 之间的整数，收到的是 {str(k)[:40]!r}。")
+        return cls(backend, k, mode, _texts(columns, "栏目"), _texts(article_ids, "文章"))
 
     @property
     def filters(self) -> Filters:
@@ -179,9 +214,23 @@ def stream_answer(pipeline, question: str, conversation: Sequence[Mapping[str, A
             yield text
 
 
-def answer_once(pipeline, question: str, history: Sequence[tuple[str, str]], opts: AskOptions) -> dict:
-    """The finished answer (formatting.answer_json) to a question after (question, answer) history."""
-    turns = [Turn(q, a) for q, a in history]
+def checked_history(history: Any) -> list[Turn]:
+    """[[question, answer], …] from a request as Turns; anything else is an InputError."""
+    history = history or []
+    if not isinstance(history, (list, tuple)) or len(history) > MAX_HISTORY_TURNS:
+        raise InputError(f"对话历史必须是不超过 {MAX_HISTORY_TURNS} 轮的 [问题, 回答] 列表。")
+    turns = []
+    for item in history:
+        if (not isinstance(item, (list, tuple)) or len(item) != 2
+                or not all(isinstance(x, str) and len(x) <= MAX_HISTORY_CHARS for x in item)):
+            raise InputError(f"对话历史的每一轮必须是 [问题, 回答] 两段文字（每段不超过 {MAX_HISTORY_CHARS} 字）。")
+        turns.append(Turn(item[0], item[1]))
+    return turns
+
+
+def answer_once(pipeline, question: str, history: Sequence[Turn], opts: AskOptions) -> dict:
+    """The finished answer (formatting.answer_json) to a question after earlier turns."""
+    turns = list(history)
     return answer_json(pipeline.ask(question, turns, backend=opts.backend, k=opts.k, mode=opts.mode,
                                     filters=opts.filters))
 
@@ -262,6 +311,7 @@ def lesson_export(pipeline, topic: str, out_dir: Path) -> tuple[str, Path, Path]
 
     lesson = build_lesson(pipeline, topic)
     folder = out_dir / "lessons" / uuid.uuid4().hex[:10]
+    folder.mkdir(parents=True)
     md, docx = folder / f"备课提纲-{safe_stem(lesson.topic)}.md", folder / f"备课提纲-{safe_stem(lesson.topic)}.docx"
     write_lesson(lesson, md)
     write_lesson(lesson, docx)

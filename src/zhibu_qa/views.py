@@ -23,10 +23,10 @@ from .errors import (
     ModelError,
 )
 from .evaluation.report import CHART_METRICS, TYPE_METRICS, fmt
+from .markup import escape_md
 from .types import Article, Citation
 
 PASSAGE_CONTEXT = 150  # characters shown on each side of a quote (~300 in all)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$^])")  # CommonMark escapable ASCII ($ for KaTeX)
 METRIC_LABELS = dict(CHART_METRICS) | {
     "n": "问题数", "n_answerable": "可回答", "n_unanswerable": "不可回答", "n_refused": "拒答数",
     "evidence_hit@5": "证据命中@5", "rouge_l": "ROUGE-L", "refusal_recall": "拒答召回",
@@ -48,11 +48,6 @@ ERROR_HELP: tuple[tuple[type[Exception], str, str], ...] = (
 def esc(text: str) -> str:
     """HTML-escape text and keep its line breaks. Example: esc("a<b\\nc") == "a&lt;b<br>c" """
     return html.escape(text or "").replace("\n", "<br>")
-
-
-def escape_md(text: str) -> str:
-    """Text shown literally by a Markdown renderer. Example: escape_md("1. <b>") == r"1\\. &lt;b&gt;" """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text or "", quote=False))
 
 
 def citation_from_json(d: Mapping[str, Any]) -> Citation:
@@ -270,3 +265,33 @@ def results_table(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list
                      answer[:120] + ("…" if len(answer) > 120 else ""), "是" if r.get("refused") else "否",
                      *(fmt(k, (r.get("metrics") or {}).get(k)) for k in present)])
     return headers, rows
+
+
+# --- knowledge base (资料库) ---------------------------------------------------------------------
+
+SOURCE_HEADERS = ["期号 / 文档", "文件", "文章数", "字数", "导入时间"]
+
+
+def ingest_report_html(ps) -> str:
+    """The validation report of a parsed upload (`ParsedSource`), shown before anything changes."""
+    r = ps.report
+    rows = [("识别为", ps.issue.label or ps.issue.id), ("文章", f"{r.articles} 篇，{r.sections} 节"),
+            ("正文覆盖", f"{r.covered_chars}/{r.content_chars} 字（{r.coverage:.1%}）"),
+            ("噪声行", f"{len(r.noise_lines)} 行"), ("可疑拼接", f"{len(r.suspicious_joins)} 处")]
+    if r.toc_entries:
+        rows.insert(2, ("目录匹配", f"{r.toc_matched}/{r.toc_entries}"))
+    titles = [a.title for a in ps.articles[:30]]
+    items = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    warn = "".join(f"<li>{esc(w)}</li>" for w in (*r.warnings, *(f"目录未匹配：{t}" for t in r.toc_unmatched)))
+    return (f'<div class="zq-report"><table>{items}</table>'
+            + (f"<p>识别出的文章：</p><ol>{''.join(f'<li>{esc(t)}</li>' for t in titles)}</ol>" if titles else "")
+            + (f'<ul class="zq-warn">{warn}</ul>' if warn else "") + "</div>")
+
+
+def source_rows(catalogue) -> list[list[Any]]:
+    """Rows of the 资料库 table, one per ingested source."""
+    chars: dict[str, int] = {}
+    for a in catalogue.articles:
+        chars[a.issue_id] = chars.get(a.issue_id, 0) + a.n_chars
+    return [[s.issue.label or s.issue.id, s.path.rsplit("/", 1)[-1], s.n_articles, chars.get(s.issue.id, 0),
+             s.ingested_at[:19].replace("T", " ")] for s in catalogue.sources]
