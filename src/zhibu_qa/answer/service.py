@@ -100,6 +100,8 @@ class AnswerService:
         scored, ev = judge(view, hits, k, self.selector, self.answerability, self.corpus_has,
                            [h for side_hits, _ in sides for h in side_hits])
         kind = self.answerability.decide(ev) if scored.cands else "not_covered"
+        if query.latin and not any(self.corpus_has(t) for t in view.weights):
+            kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         notices = (INJECTED,) if query.injected else ()
         if kind == "not_covered":
             text, titles = refusal_text(query, hits, ev.missing, self.mode)
