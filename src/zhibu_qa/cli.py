@@ -1,12 +1,15 @@
 """The `zhibu-qa` command line: argument parsing and output; every ZhibuError becomes one line.
 
 Heavy modules (torch, faiss, gradio) are imported inside the subcommands so `--help` stays fast.
+Everything written to the terminal passes through `clean_terminal_text`, so escape sequences in a
+question, a document or a file name are never interpreted by the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +21,42 @@ from .errors import DatasetError, ZhibuError
 from .types import Filters, Turn
 
 EXIT_USER_ERROR = 2
+MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
+TOP_K_RANGE = (1, 20)  # as the top_k setting and the UI
+# C0 controls except tab/newline/carriage return (tqdm redraws with \r), DEL and C1 controls (incl. CSI)
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_terminal_text(text: str) -> str:
+    """Drop terminal escape sequences and control characters (tabs and newlines stay).
+
+    Example: clean_terminal_text("\x1b[31m红\x1b[0m\x07") == "红"
+    """
+    return _CONTROL.sub("", text)
+
+
+class _CleanStream:
+    """A text stream wrapper that strips control characters from everything written."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(clean_terminal_text(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"-k must be a whole number, got {value!r}") from None
+    low, high = TOP_K_RANGE
+    if not low <= k <= high:
+        raise argparse.ArgumentTypeError(f"-k must be between {low} and {high}, got {k}")
+    return k
 
 
 class Parser(argparse.ArgumentParser):
@@ -61,12 +100,19 @@ def cmd_ingest(args) -> int:
     from .formatting import format_ingest_report
 
     pipe = _pipeline(args)
+    if args.repair:
+        report = pipe.repair()
+        for line in report.lines:
+            print(line)
+        for line in report.lost:
+            print(f"not restored: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR if report.lost else 0
     if args.remove:
         pipe.remove(args.remove)
         print(f"removed {args.remove}; run `zhibu-qa index` to update the search index")
         return 0
     if not args.paths:
-        raise ZhibuError("give at least one PATH to ingest (or --remove PATH)")
+        raise ZhibuError("give at least one PATH to ingest (or --remove PATH, or --repair)")
     t0 = time.perf_counter()
     if args.check:
         for ps in pipe.parse(args.paths):
@@ -104,6 +150,9 @@ def cmd_index(args) -> int:
     if args.status:
         print(status)
         return 0
+    problem = pipe.catalogue_problem()
+    if problem:
+        raise ZhibuError(problem)
     if status == "ok" and not args.rebuild:
         print("index is up to date; nothing to do (use --rebuild to start over)")
         return 0
@@ -211,8 +260,10 @@ def cmd_eval(args) -> int:
                        limit=args.limit)
     except DatasetError as exc:
         print(f"zhibu-qa: error: {exc}", file=sys.stderr)
-        for p in exc.problems:
+        for p in exc.problems[:MAX_PROBLEMS_SHOWN]:
             print(f"  {p}", file=sys.stderr)
+        if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+            print(f"  … {len(exc.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
         return EXIT_USER_ERROR
     print(out)
     return 0
@@ -246,6 +297,9 @@ def build_parser() -> Parser:
     s.add_argument("paths", nargs="*", metavar="PATH")
     s.add_argument("--check", action="store_true", help="only print the validation report; change nothing")
     s.add_argument("--remove", metavar="PATH", help="remove an ingested source (path or issue id)")
+    s.add_argument("--repair", action="store_true",
+                   help="restore a damaged catalogue (from catalogue.json.bak) and missing/damaged source texts "
+                        "(from the original files); report what cannot be restored")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("articles", help="list the catalogue")
@@ -254,14 +308,15 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("index", help="build or update the search index (incremental)")
     s.add_argument("--rebuild", action="store_true", help="start over, re-embedding everything")
-    s.add_argument("--status", action="store_true", help="print ok / missing / stale and exit")
+    s.add_argument("--status", action="store_true",
+                   help="verify every checksum; print ok / missing: … / stale: … / damaged: … and exit")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_index)
 
     for name, helptext in (("search", "retrieve passages"), ("ask", "answer a question with citations")):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("query" if name == "search" else "question", nargs="?")
-        s.add_argument("-k", type=int, default=None, help="number of passages")
+        s.add_argument("-k", type=_top_k, default=None, help="number of passages (1-20)")
         s.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval mode")
         s.add_argument("--json", action="store_true")
         s.add_argument("--batch", metavar="FILE.jsonl", help='lines {"id", "question"}; one JSON result per line')
@@ -293,15 +348,32 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _CleanStream(stdout), _CleanStream(stderr)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ZhibuError as exc:
-        print(f"zhibu-qa: error: {exc}", file=sys.stderr)
+        print(f"zhibu-qa: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # disk full, permissions, a port in use: the system's words, one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"zhibu-qa: error: {_one_line(exc.strerror or str(exc))}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zhibu-qa: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":
