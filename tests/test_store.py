@@ -9,6 +9,7 @@ import pytest
 
 from zhibu_qa.embedders import HashingEmbedder
 from zhibu_qa.errors import ConfigError, IndexMismatchError, IndexMissingError
+from zhibu_qa.locking import SWAP_LOCK_FILE, WRITER_LOCK_FILE
 from zhibu_qa.store import (
     MANIFEST_FILE,
     STORE_DIR,
@@ -18,7 +19,6 @@ from zhibu_qa.store import (
     load_index,
     read_manifest,
 )
-from zhibu_qa.locking import SWAP_LOCK_FILE, WRITER_LOCK_FILE
 from zhibu_qa.text import tokenize
 from zhibu_qa.types import Chunk, ChunkMeta, Segment
 from zhibu_qa.userdict import read_user_dict

@@ -24,7 +24,7 @@ EXIT_USER_ERROR = 2
 MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
 TOP_K_RANGE = (1, 20)  # as the top_k setting and the UI
 # C0 controls except tab/newline/carriage return (tqdm redraws with \r), DEL and C1 controls (incl. CSI)
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def clean_terminal_text(text: str) -> str:
