@@ -134,8 +134,28 @@ def test_the_writer_lock_is_reentrant_and_shared_by_threads_in_turn(tmp_path):
         t.join()
         assert len(errors) == 1
     assert not holds_writer_lock(tmp_path)
-    with writer_lock(tmp_path, timeout=0.2):
+    with writer_lock(tmp_path, timeout=0):  # free: a zero timeout takes it at once
         pass
+
+
+def test_a_zero_lock_timeout_fails_at_once_instead_of_waiting_forever(tmp_path):
+    from zhibu_qa.errors import LockTimeoutError
+    from zhibu_qa.locking import writer_lock
+
+    errors = []
+
+    def other():
+        try:
+            with writer_lock(tmp_path, timeout=0):
+                pass
+        except LockTimeoutError as exc:
+            errors.append(exc)
+
+    with writer_lock(tmp_path):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(timeout=60)
+        assert not t.is_alive() and len(errors) == 1
 
 
 def test_an_index_dir_that_cannot_be_created_is_a_one_line_error(tmp_path):

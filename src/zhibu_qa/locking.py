@@ -71,7 +71,7 @@ def writer_lock(index_dir: str | Path, *, timeout: float = DEFAULT_TIMEOUT,
     """
     path = Path(index_dir).resolve() / WRITER_LOCK_FILE
     rlock, slot = _entry(path)
-    if not rlock.acquire(timeout=timeout if timeout > 0 else -1):
+    if not (rlock.acquire(timeout=timeout) if timeout > 0 else rlock.acquire(blocking=False)):
         raise LockTimeoutError(f"{path} is held by another thread of this process for over {timeout:.0f} s")
     try:
         if slot[0] == 0:
