@@ -148,3 +148,12 @@ def test_the_real_model_identity_needs_no_model_load():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert r.stdout.split() == ["m3e-small", "64", "512", "False"], r.stderr
+
+
+def test_start_up_reports_a_damaged_index_instead_of_rebuilding_it_silently(built):
+    from zhibu_qa.errors import IndexDamagedError
+
+    settings, store = built
+    (store / "vectors.npy").write_bytes(b"")
+    with pytest.raises(IndexDamagedError, match=r"vectors.npy is empty.*run `zhibu-qa index`"):
+        fresh(settings).ensure_ready()

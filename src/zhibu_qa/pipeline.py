@@ -237,14 +237,19 @@ class Pipeline:
     def ensure_ready(self, *, progress: bool = False) -> str:
         """Ingest the configured corpus when the catalogue is empty and (re)build a stale index.
 
-        The whole check-and-build holds the writer lock, so two servers starting at once build once.
+        A damaged catalogue or index raises IndexDamagedError instead (damage is reported, not
+        hidden). The whole check-and-build holds the writer lock, so two servers starting at once
+        build once.
         """
         with self.writing():
             if not self._fresh_catalogue().sources:
                 self.ingest(self.settings.corpus_paths)
             status = self.index_status()
-            if status.startswith("damaged: ") and self.catalogue_problem():
-                raise IndexDamagedError(status.removeprefix("damaged: "))
+            if status.startswith("damaged: "):  # never rebuilt silently: the operator runs `zhibu-qa index`
+                problem = status.removeprefix("damaged: ")
+                raise IndexDamagedError(problem if "zhibu-qa" in problem else
+                                        f"the index is damaged ({problem}); run `zhibu-qa index` to rebuild "
+                                        "the damaged parts")
             if status != "ok":
                 self.log(f"index {status}; building…")
                 self.build_index(progress=progress)
