@@ -139,3 +139,23 @@ def test_a_reader_sees_the_old_or_the_new_index_never_a_mix(tmp_path):
     assert failures == []
     assert seen and seen[0] >= 1 and max(seen) <= 5
     assert load_index(idx, model_id=embedder.model_id, chunker=chunker).manifest.n_issues == 5
+
+
+def test_a_loaded_pipeline_notices_a_new_index_and_reloads_it(tmp_path):
+    from zhibu_qa.config import load_settings
+    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.pipeline import Pipeline
+
+    idx = tmp_path / "index"
+    assert cli("--index-dir", str(idx), "ingest", str(doc(tmp_path, 0))).returncode == 0
+    assert cli("--index-dir", str(idx), "index", "--quiet").returncode == 0
+    settings = load_settings(env={}, index_dir=str(idx), user_dict=ENV["ZHIBU_USER_DICT"])
+    reader = Pipeline(settings, embedder=HashingEmbedder(64))
+    assert reader.index_is_current()  # nothing loaded yet
+    assert reader.index.manifest.n_issues == 1 and reader.index_is_current()
+    assert cli("--index-dir", str(idx), "ingest", str(doc(tmp_path, 1))).returncode == 0
+    assert reader.index_is_current()  # a new catalogue alone does not change the index
+    assert cli("--index-dir", str(idx), "index", "--quiet").returncode == 0
+    assert not reader.index_is_current()
+    reader.reload_index()
+    assert reader.index.manifest.n_issues == 2 and reader.index_is_current()

@@ -48,6 +48,16 @@ class _CleanStream:
         return getattr(self._stream, name)
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return n
+
+
 def _top_k(value: str) -> int:
     try:
         k = int(value)
@@ -337,7 +347,7 @@ def build_parser() -> Parser:
     s.add_argument("--out", default="eval/out")
     s.add_argument("--configs", default="hybrid,dense,bm25,naive")
     s.add_argument("--backend", choices=("extractive", "openai"), default="extractive")
-    s.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    s.add_argument("--limit", type=_positive, default=None, help="only the first N questions")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="run the Gradio app")

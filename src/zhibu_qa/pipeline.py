@@ -255,6 +255,27 @@ class Pipeline:
                 self.build_index(progress=progress)
             return self.index_status()
 
+    def index_is_current(self) -> bool:
+        """False when another process has swapped a new index in since this pipeline loaded its own.
+
+        Cheap (reads the manifest only), so a server can poll it and call `reload_index()`; a pipeline
+        that has loaded nothing yet is current.
+        """
+        from .store import read_manifest
+
+        loaded = self.__dict__.get("index")
+        if loaded is None:
+            return True
+        try:
+            return read_manifest(self.index_dir) == loaded.manifest
+        except IndexMismatchError:
+            return False
+
+    def reload_index(self) -> None:
+        """Forget the loaded catalogue and index; the next question loads what is on disk now."""
+        self.__dict__.pop("catalogue", None)
+        self._reset_index()
+
     @cached_property
     def index(self):
         from .store import load_index
