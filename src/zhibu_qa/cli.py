@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -18,36 +17,12 @@ from pathlib import Path
 from . import __version__
 from .config import Settings, load_settings
 from .errors import DatasetError, ZhibuError
+from .terminal import CleanStream, clean_terminal_text  # noqa: F401 - clean_terminal_text is part of the CLI API
 from .types import Filters, Turn
 
 EXIT_USER_ERROR = 2
 MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
 TOP_K_RANGE = (1, 20)  # as the top_k setting and the UI
-# C0 controls except tab/newline/carriage return (tqdm redraws with \r), DEL and C1 controls (incl. CSI)
-_CONTROL = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def clean_terminal_text(text: str) -> str:
-    """Drop terminal escape sequences and control characters (tabs and newlines stay).
-
-    Example: clean_terminal_text("\x1b[31m红\x1b[0m\x07") == "红"
-    """
-    return _CONTROL.sub("", text)
-
-
-class _CleanStream:
-    """A text stream wrapper that strips control characters from everything written."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        return self._stream.write(clean_terminal_text(text))
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
 def _positive(value: str) -> int:
     try:
         n = int(value)
@@ -359,7 +334,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _CleanStream(stdout), _CleanStream(stderr)
+    sys.stdout, sys.stderr = CleanStream(stdout), CleanStream(stderr)
     try:
         return _run(argv)
     finally:
