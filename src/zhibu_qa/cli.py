@@ -348,6 +348,11 @@ def _run(argv: Sequence[str] | None) -> int:
     except ZhibuError as exc:
         print(f"zhibu-qa: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # `zhibu-qa … | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        return 0
     except OSError as exc:  # disk full, permissions, a port in use: the system's words, one line
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"zhibu-qa: error: {_one_line(exc.strerror or str(exc))}{where}", file=sys.stderr)
