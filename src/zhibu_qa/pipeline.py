@@ -168,21 +168,26 @@ class Pipeline:
 
     def catalogue_problem(self) -> str | None:
         """What is wrong with the catalogue or a stored source text on disk (None when intact)."""
+        return self._disk_catalogue()[1]
+
+    def _disk_catalogue(self) -> tuple[Catalogue, str | None]:
+        """The catalogue on disk now and its problem; leaves the cached one alone (a reader keeps its
+        catalogue and index together until it reloads)."""
         try:
-            cat = self._fresh_catalogue()
+            cat = load_catalogue(self.index_dir)
         except IndexDamagedError as exc:
-            return str(exc)
+            return Catalogue((), ()), str(exc)
         problem = next((p for s in cat.sources if (p := check_source_text(self.index_dir, s))), None)
-        return f"{problem}; run `zhibu-qa ingest --repair`" if problem else None
+        return cat, f"{problem}; run `zhibu-qa ingest --repair`" if problem else None
 
     def index_status(self) -> str:
         """"missing: …", "stale: …", "damaged: …" or "ok", checking every checksum, without loading the model."""
         from .store import FORMAT_VERSION, read_manifest, verify_index
 
-        problem = self.catalogue_problem()
+        cat, problem = self._disk_catalogue()
         if problem:
             return f"damaged: {problem}"
-        if not self.catalogue.sources:
+        if not cat.sources:
             return "missing: no sources ingested"
         try:
             manifest = read_manifest(self.index_dir)
@@ -203,7 +208,7 @@ class Pipeline:
             return f"stale: built with embedding model {manifest.model_id}, the current one is {model_id}"
         if dim is not None and manifest.dim != dim:
             return f"stale: the index holds {manifest.dim}-dim vectors, the current model gives {dim}-dim vectors"
-        wanted = {s.path: s.sha256 for s in self.catalogue.sources}
+        wanted = {s.path: s.sha256 for s in cat.sources}
         if manifest.sources != wanted:
             return "stale: sources changed since the index was built"
         if manifest.chunker != self.chunker.as_dict():
