@@ -157,3 +157,18 @@ def test_utf8_is_preferred_over_gb18030():
     # these bytes are valid in both; UTF-8 wins
     data = "党建".encode()
     assert decode_bytes(data) == ("党建", "utf-8")
+
+
+def test_invalid_byte_offset_after_a_bom_counts_from_the_start_of_the_file():
+    data = codecs.BOM_UTF8 + "党建工作".encode() + b"\xff" + "正文".encode()
+    with pytest.raises(IngestError, match=r"0xff at offset 15\b"):
+        decode_bytes(data, "bom.txt")
+
+
+def test_undecodable_file_names_the_bad_byte_of_each_attempt():
+    # GBK text (invalid UTF-8 from byte 0) with a lone 0x80 at offset 4 (invalid GB18030 there)
+    data = "工作".encode("gbk") + b"\x80" + "正文".encode("gbk")
+    with pytest.raises(IngestError) as info:
+        decode_bytes(data, "mixed.txt")
+    message = str(info.value)
+    assert "at offset 0 as UTF-8" in message and "0x80 at offset 4 as GB18030" in message

@@ -9,6 +9,7 @@ import pytest
 
 from zhibu_qa.embedders import HashingEmbedder
 from zhibu_qa.errors import ConfigError, IndexMismatchError, IndexMissingError
+from zhibu_qa.locking import SWAP_LOCK_FILE, WRITER_LOCK_FILE
 from zhibu_qa.store import (
     MANIFEST_FILE,
     STORE_DIR,
@@ -68,6 +69,11 @@ class CountingEmbedder(HashingEmbedder):
         return np.concatenate(out)
 
 
+def _names(index_dir):
+    """Entries of an index dir apart from the lock files."""
+    return sorted(p.name for p in index_dir.iterdir() if p.name not in (WRITER_LOCK_FILE, SWAP_LOCK_FILE))
+
+
 def build(index_dir, chunks, metas, embedder=None, **kw):
     kw.setdefault("chunker", CHUNKER)
     kw.setdefault("sources", SOURCES)
@@ -97,7 +103,7 @@ def test_index_lives_in_its_own_subdirectory_and_leaves_siblings_alone(tmp_path)
     build(tmp_path, chunks[:2], metas[:2], rebuild=True)
     assert (tmp_path / "catalogue.json").read_text(encoding="utf-8") == "{}"
     assert (tmp_path / STORE_DIR / MANIFEST_FILE).is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalogue.json", STORE_DIR]
+    assert _names(tmp_path) == ["catalogue.json", STORE_DIR]
 
 
 def test_missing_index_tells_the_user_to_run_index(tmp_path):
@@ -177,7 +183,7 @@ def test_crash_during_build_leaves_the_previous_index_intact(tmp_path):
     assert (tmp_path / STORE_DIR / MANIFEST_FILE).read_text(encoding="utf-8") == before
     index = load_index(tmp_path, model_id="hashing-64", chunker=CHUNKER)
     assert [c.id for c in index.chunks] == [c.id for c in chunks[:3]]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [STORE_DIR]  # no temp directory left behind
+    assert _names(tmp_path) == [STORE_DIR]  # no temp directory left behind
 
 
 def test_crash_between_the_swap_renames_is_repaired_on_load(tmp_path):

@@ -2,11 +2,14 @@
 
 `index/catalogue.json` holds issues and articles (with sections, paragraphs and source
 segments); `index/sources/<sha256>.txt` holds each source's decoded text, which all offsets refer
-to. Writes are atomic (temp file + os.replace). Chunks and vectors are `store`'s job.
+to. Writes are atomic (temp file + fsync + os.replace + directory fsync) and keep the previous
+generation as `catalogue.json.bak`; callers hold `locking.writer_lock` around read-modify-write.
+Source texts are verified by sha256 when read. Chunks and vectors are `store`'s job.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -15,10 +18,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import IndexMissingError, IngestError
+from .errors import IndexDamagedError, IndexMissingError, IngestError
+from .locking import fsync_dir
 from .types import Article, Issue, Paragraph, ParsedSource, Section, Segment
 
 CATALOGUE_FILE = "catalogue.json"
+BACKUP_FILE = "catalogue.json.bak"  # the previous good generation, for `zhibu-qa ingest --repair`
 SOURCES_DIR = "sources"
 FORMAT_VERSION = 1
 
@@ -30,6 +35,7 @@ class SourceRecord:
     issue: Issue
     n_articles: int
     ingested_at: str
+    text_sha256: str = ""  # sha256 of the stored decoded text (UTF-8); empty in catalogues before it existed
 
 
 @dataclass(frozen=True)
@@ -97,11 +103,17 @@ def article_from_dict(d: dict) -> Article:
 
 def _source_to_dict(s: SourceRecord) -> dict:
     return {"path": s.path, "sha256": s.sha256, "issue": asdict(s.issue), "n_articles": s.n_articles,
-            "ingested_at": s.ingested_at}
+            "ingested_at": s.ingested_at, "text_sha256": s.text_sha256}
 
 
 def _source_from_dict(d: dict) -> SourceRecord:
-    return SourceRecord(d["path"], d["sha256"], Issue(**d["issue"]), d["n_articles"], d["ingested_at"])
+    return SourceRecord(d["path"], d["sha256"], Issue(**d["issue"]), d["n_articles"], d["ingested_at"],
+                        d.get("text_sha256", ""))
+
+
+def text_sha256(text: str) -> str:
+    """Example: text_sha256("") == "e3b0c442…" (sha256 of the UTF-8 bytes)"""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --- disk ----------------------------------------------------------------------------------------
@@ -119,6 +131,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+_REPAIR_HINT = "run `zhibu-qa ingest --repair`"
+
+
+def parse_catalogue(raw: str) -> Catalogue:
+    """Catalogue from its JSON text; ValueError/KeyError/TypeError when it is damaged."""
+    data = json.loads(raw)
+    return Catalogue(
+        tuple(_source_from_dict(s) for s in data["sources"]),
+        tuple(article_from_dict(a) for a in data["articles"]),
+    )
 
 
 def load_catalogue(index_dir: str | Path, *, required: bool = False) -> Catalogue:
@@ -129,35 +154,67 @@ def load_catalogue(index_dir: str | Path, *, required: bool = False) -> Catalogu
                 f"no catalogue at {path}: run `zhibu-qa ingest corpus/*.txt` (or `make run`) first")
         return Catalogue((), ())
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Catalogue(
-            tuple(_source_from_dict(s) for s in data["sources"]),
-            tuple(article_from_dict(a) for a in data["articles"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexMissingError(f"catalogue {path} is unreadable ({exc}); re-run `zhibu-qa ingest`") from exc
+        return parse_catalogue(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise IndexDamagedError(f"catalogue {path} is damaged ({detail}); {_REPAIR_HINT}") from exc
 
 
-def save_catalogue(index_dir: str | Path, catalogue: Catalogue) -> None:
+def catalogue_json(catalogue: Catalogue) -> str:
     data = {
         "format": FORMAT_VERSION,
         "sources": [_source_to_dict(s) for s in catalogue.sources],
         "articles": [article_to_dict(a) for a in catalogue.articles],
     }
-    atomic_write_text(Path(index_dir) / CATALOGUE_FILE, json.dumps(data, ensure_ascii=False))
+    return json.dumps(data, ensure_ascii=False)
 
 
-def source_text(index_dir: str | Path, sha256: str) -> str:
-    path = Path(index_dir) / SOURCES_DIR / f"{sha256}.txt"
+def save_catalogue(index_dir: str | Path, catalogue: Catalogue) -> None:
+    """Write the catalogue; the current file, when it is intact, becomes `catalogue.json.bak` first."""
+    path = Path(index_dir) / CATALOGUE_FILE
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise IndexMissingError(f"source text {path} is missing; re-run `zhibu-qa ingest`") from exc
+        current = path.read_text(encoding="utf-8")
+        parse_catalogue(current)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        current = None  # missing or damaged: keep the older .bak rather than a damaged one
+    if current is not None:
+        atomic_write_text(Path(index_dir) / BACKUP_FILE, current)
+    atomic_write_text(path, catalogue_json(catalogue))
+
+
+def source_path(index_dir: str | Path, sha256: str) -> Path:
+    return Path(index_dir) / SOURCES_DIR / f"{sha256}.txt"
+
+
+def check_source_text(index_dir: str | Path, rec: SourceRecord) -> str | None:
+    """None when the stored text of `rec` is present and intact, else what is wrong with it."""
+    path = source_path(index_dir, rec.sha256)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"stored text {path} is missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"stored text {path} is unreadable ({exc})"
+    if rec.text_sha256 and text_sha256(text) != rec.text_sha256:
+        return f"stored text {path} fails its sha256 check"
+    return None
+
+
+def source_text(index_dir: str | Path, sha256: str, expected_text_sha256: str = "") -> str:
+    """The stored decoded text of source `sha256`, verified against `expected_text_sha256` when given."""
+    path = source_path(index_dir, sha256)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexDamagedError(f"source text {path} is missing or unreadable; {_REPAIR_HINT}") from exc
+    if expected_text_sha256 and text_sha256(text) != expected_text_sha256:
+        raise IndexDamagedError(f"source text {path} fails its sha256 check (damaged); {_REPAIR_HINT}")
+    return text
 
 
 def source_texts(index_dir: str | Path, catalogue: Catalogue) -> dict[str, str]:
     """Decoded source text per issue id."""
-    return {s.issue.id: source_text(index_dir, s.sha256) for s in catalogue.sources}
+    return {s.issue.id: source_text(index_dir, s.sha256, s.text_sha256) for s in catalogue.sources}
 
 
 def merge_sources(catalogue: Catalogue, parsed: Iterable[ParsedSource]) -> tuple[Catalogue, list[IngestChange]]:
@@ -188,7 +245,7 @@ def merge_sources(catalogue: Catalogue, parsed: Iterable[ParsedSource]) -> tuple
             sources.remove(old)
             articles = [a for a in articles if a.issue_id != old.issue.id]
             action = "replaced"
-        sources.append(SourceRecord(path, ps.issue.sha256, ps.issue, len(ps.articles), now))
+        sources.append(SourceRecord(path, ps.issue.sha256, ps.issue, len(ps.articles), now, text_sha256(ps.text)))
         articles.extend(ps.articles)
         changes.append(IngestChange(path, action, ps.issue.id, len(ps.articles)))
     return Catalogue(tuple(sources), tuple(articles)), changes
@@ -207,10 +264,45 @@ def remove_source(catalogue: Catalogue, path: str) -> Catalogue:
     )
 
 
-def write_ingest(index_dir: str | Path, catalogue: Catalogue, parsed: Iterable[ParsedSource]) -> None:
-    """Persist source texts (content-addressed, so safe to write first) then the catalogue."""
+def write_ingest(index_dir: str | Path, catalogue: Catalogue, parsed: Iterable[ParsedSource]) -> set[str]:
+    """Persist source texts (content-addressed, so safe to write first) then the catalogue.
+
+    A stored text that is missing or fails its check is (re)written; returns the sha256s of the
+    texts written. The caller holds the writer lock.
+    """
+    written = set()
     for ps in parsed:
-        path = Path(index_dir) / SOURCES_DIR / f"{ps.issue.sha256}.txt"
-        if not path.exists():
+        rec = catalogue.by_sha(ps.issue.sha256)
+        if rec is None:
+            continue
+        path = source_path(index_dir, ps.issue.sha256)
+        problem = check_source_text(index_dir, rec)
+        if problem is not None:
             atomic_write_text(path, ps.text)
+            written.add(rec.sha256)
     save_catalogue(index_dir, catalogue)
+    return written
+
+
+def clean_index_dir(index_dir: str | Path) -> list[Path]:
+    """Delete interrupted temp files and source texts neither the catalogue nor its .bak refers to.
+
+    Only safe under the writer lock (no other writer can own a temp file then). Returns what was deleted.
+    """
+    index_dir = Path(index_dir)
+    keep: set[str] = set()
+    for name in (CATALOGUE_FILE, BACKUP_FILE):
+        try:
+            keep |= {s.sha256 for s in parse_catalogue((index_dir / name).read_text(encoding="utf-8")).sources}
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return []  # a damaged generation might refer to any text: delete nothing until repaired
+    deleted = list(index_dir.glob(f".{CATALOGUE_FILE}.*.tmp")) + list(index_dir.glob(f".{BACKUP_FILE}.*.tmp"))
+    sources = index_dir / SOURCES_DIR
+    if sources.is_dir():
+        deleted += list(sources.glob(".*.tmp"))
+        deleted += [p for p in sources.glob("*.txt") if p.stem not in keep]
+    for path in deleted:
+        path.unlink(missing_ok=True)
+    return deleted

@@ -1,6 +1,8 @@
 """The `zhibu-qa` command line: argument parsing and output; every ZhibuError becomes one line.
 
 Heavy modules (torch, faiss, gradio) are imported inside the subcommands so `--help` stays fast.
+Everything written to the terminal passes through `clean_terminal_text`, so escape sequences in a
+question, a document or a file name are never interpreted by the terminal.
 """
 
 from __future__ import annotations
@@ -16,9 +18,31 @@ from pathlib import Path
 from . import __version__
 from .config import Settings, load_settings
 from .errors import DatasetError, ZhibuError
+from .terminal import CleanStream, clean_terminal_text  # noqa: F401 - clean_terminal_text is part of the CLI API
 from .types import Filters, Turn
 
 EXIT_USER_ERROR = 2
+MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
+TOP_K_RANGE = (1, 20)  # as the top_k setting and the UI
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return n
+
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"-k must be a whole number, got {value!r}") from None
+    low, high = TOP_K_RANGE
+    if not low <= k <= high:
+        raise argparse.ArgumentTypeError(f"-k must be between {low} and {high}, got {k}")
+    return k
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,12 +86,19 @@ def cmd_ingest(args) -> int:
     from .formatting import format_ingest_report
 
     pipe = _pipeline(args)
+    if args.repair:
+        report = pipe.repair()
+        for line in report.lines:
+            print(line)
+        for line in report.lost:
+            print(f"not restored: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR if report.lost else 0
     if args.remove:
         pipe.remove(args.remove)
         print(f"removed {args.remove}; run `zhibu-qa index` to update the search index")
         return 0
     if not args.paths:
-        raise ZhibuError("give at least one PATH to ingest (or --remove PATH)")
+        raise ZhibuError("give at least one PATH to ingest (or --remove PATH, or --repair)")
     t0 = time.perf_counter()
     if args.check:
         for ps in pipe.parse(args.paths):
@@ -106,6 +137,9 @@ def cmd_index(args) -> int:
         print(status)
         print(pipe.index_summary())
         return 0
+    problem = pipe.catalogue_problem()
+    if problem:
+        raise ZhibuError(problem)
     if status == "ok" and not args.rebuild:
         print("index is up to date; nothing to do (use --rebuild to start over)")
         return 0
@@ -157,8 +191,8 @@ def _read_batch(path: str) -> list[dict]:
 
 
 def cmd_ask(args) -> int:
-    from .formatting import answer_json, format_answer
     from .answer.analysis import check_question
+    from .formatting import answer_json, format_answer
 
     settings = _settings(args)  # arguments first: a bad call fails before the model loads
     batch = _read_batch(args.batch) if args.batch else None
@@ -228,8 +262,10 @@ def cmd_eval(args) -> int:
                        limit=args.limit, paraphrases=paraphrases)
     except DatasetError as exc:
         print(f"zhibu-qa: error: {exc}", file=sys.stderr)
-        for p in exc.problems:
+        for p in exc.problems[:MAX_PROBLEMS_SHOWN]:
             print(f"  {p}", file=sys.stderr)
+        if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+            print(f"  … {len(exc.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
         return EXIT_USER_ERROR
     print(out)
     return 0
@@ -283,6 +319,9 @@ def build_parser() -> Parser:
     s.add_argument("paths", nargs="*", metavar="PATH")
     s.add_argument("--check", action="store_true", help="only print the validation report; change nothing")
     s.add_argument("--remove", metavar="PATH", help="remove an ingested source (path or issue id)")
+    s.add_argument("--repair", action="store_true",
+                   help="restore a damaged catalogue (from catalogue.json.bak) and missing/damaged source texts "
+                        "(from the original files); report what cannot be restored")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("articles", help="list the catalogue")
@@ -291,14 +330,15 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("index", help="build or update the search index (incremental)")
     s.add_argument("--rebuild", action="store_true", help="start over, re-embedding everything")
-    s.add_argument("--status", action="store_true", help="print ok / missing / stale and exit")
+    s.add_argument("--status", action="store_true",
+                   help="verify every checksum; print ok / missing: … / stale: … / damaged: … and exit")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_index)
 
     for name, helptext in (("search", "retrieve passages"), ("ask", "answer a question with citations")):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("query" if name == "search" else "question", nargs="?")
-        s.add_argument("-k", type=int, default=None, help="number of passages")
+        s.add_argument("-k", type=_top_k, default=None, help="number of passages (1-20)")
         s.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval mode")
         s.add_argument("--json", action="store_true")
         s.add_argument("--batch", metavar="FILE.jsonl", help='lines {"id", "question"}; one JSON result per line')
@@ -319,7 +359,7 @@ def build_parser() -> Parser:
     s.add_argument("--out", default="eval/out")
     s.add_argument("--configs", default="hybrid,dense,bm25,naive")
     s.add_argument("--backend", choices=("extractive", "openai"), default="extractive")
-    s.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    s.add_argument("--limit", type=_positive, default=None, help="only the first N questions")
     s.add_argument("--paraphrases", default=None,
                    help=f"reworded test questions answered by the first configuration (default with the default "
                         f"dataset: {DEFAULT_PARAPHRASES}; '' = none)")
@@ -347,17 +387,37 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream(stdout), CleanStream(stderr)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     # no "Loading weights" bars on ordinary commands; index builds and eval keep their own bars
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return args.func(args)
     except ZhibuError as exc:
-        print(f"zhibu-qa: error: {exc}", file=sys.stderr)
+        print(f"zhibu-qa: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:  # `zhibu-qa … | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        return 0
+    except OSError as exc:  # disk full, permissions, a port in use: the system's words, one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"zhibu-qa: error: {_one_line(exc.strerror or str(exc))}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zhibu-qa: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

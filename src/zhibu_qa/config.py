@@ -2,11 +2,14 @@
 
 Components never read the environment themselves; the CLI and UI call `load_settings()` once and
 pass explicit values on. Secrets (the LLM API key, login password) come only from the environment.
+Every value is checked by type (from the field's default) and by the `RANGES` / `VALID_CHOICES` /
+`NON_EMPTY` tables before anything loads; adding a validated setting is a field plus one table entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -65,10 +68,13 @@ class Settings:
     auth_password: str = ""
     admin_users: tuple[str, ...] = ()  # with a login: accounts that may use the 资料库 tab
     api_keys: str = ""  # comma-separated bearer keys of the OpenAI-compatible API (ZHIBU_API_KEYS only)
+    # writers (ingest, index builds) wait this long for another writer's lock on index_dir
+    lock_timeout: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`, validated like loaded settings (e.g. a --port from the command line)."""
+        return validate(dataclasses.replace(self, **changes))
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for logs and reports."""
@@ -83,25 +89,46 @@ def setting_names() -> list[str]:
     return [f.name for f in fields(Settings) if f.name != "extra"]
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _coerce(name: str, raw: Any) -> Any:
-    """Convert a TOML or environment value to the type of the Settings field `name`."""
+    """Convert a TOML or environment value to the type of the Settings field `name`, strictly.
+
+    Example: _coerce("top_k", "8") == 8; _coerce("embedding_quantize", "maybe") raises ConfigError
+    """
     default = getattr(Settings(), name)
-    try:
-        if isinstance(default, bool):
-            if isinstance(raw, bool):
-                return raw
-            return str(raw).strip().lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, tuple):
-            if isinstance(raw, (list, tuple)):
-                return tuple(str(x) for x in raw)
-            return tuple(p for p in str(raw).split(os.pathsep if os.pathsep in str(raw) else ",") if p)
-        return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} has invalid value {raw!r}: {exc}") from exc
+    bad = f"setting {name}={raw!r} is invalid"
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{bad}: use one of {', '.join(_TRUE + _FALSE)}")
+    if isinstance(default, int):
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ConfigError(f"{bad}: expected a whole number")
+        try:
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{bad}: expected a whole number") from None
+    if isinstance(default, float):
+        try:
+            value = float(raw) if not isinstance(raw, bool) else math.nan
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"{bad}: expected a finite number")
+        return value
+    if isinstance(default, tuple):
+        if isinstance(raw, (list, tuple)):
+            return tuple(str(x) for x in raw)
+        return tuple(p for p in str(raw).split(os.pathsep if os.pathsep in str(raw) else ",") if p)
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise ConfigError(f"{bad}: expected text")
+    return str(raw)
 
 
 def _check_name(name: str, where: str) -> None:
@@ -118,6 +145,28 @@ VALID_CHOICES = {
     "embedding_backend": ("torch", "torch-int8", "onnx", "onnx-int8"),
 }
 
+# Inclusive (low, high) bounds of numeric settings; None = unbounded. Where a bound comes from:
+# ports are 16-bit; a chunk under 16 tokens holds no sentence; top_k is what the UI offers (1-20).
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "embed_batch_size": (1, 4096),
+    "chunk_size": (16, 8192),
+    "chunk_overlap": (0, None),
+    "top_k": (1, 20),
+    "dense_weight": (0.0, None),
+    "bm25_weight": (0.0, None),
+    "max_question_chars": (1, 100_000),
+    "max_answer_chars": (1, 100_000),
+    "refuse_min_dense": (-1.0, 1.0),
+    "refuse_min_coverage": (0.0, 1.0),
+    "refuse_max_missing": (0.0, 1.0),
+    "llm_timeout": (0.1, 3600.0),
+    "llm_context_tokens": (64, 1_000_000),
+    "port": (1, 65535),
+    "lock_timeout": (0.0, 86_400.0),
+}
+
+NON_EMPTY = ("embedding_model", "index_dir", "host", "user_dict", "feedback_path")
+
 
 def _fold_quantize(values: dict[str, Any]) -> None:
     """The old `embedding_quantize = true` selects torch-int8 unless another backend is named."""
@@ -129,14 +178,24 @@ def _fold_quantize(values: dict[str, Any]) -> None:
 
 
 def validate(settings: Settings) -> Settings:
+    """Check choices, ranges and cross-field rules; raise ConfigError naming the value and the valid ones."""
     for name, choices in VALID_CHOICES.items():
         value = getattr(settings, name)
         if value not in choices:
             raise ConfigError(f"setting {name}={value!r} is not one of: {', '.join(choices)}")
+    for name, (low, high) in RANGES.items():
+        value = getattr(settings, name)
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"{low if low is not None else '-∞'}..{high if high is not None else '∞'}"
+            raise ConfigError(f"setting {name}={value!r} is out of range; valid: {span}")
+    for name in NON_EMPTY:
+        if not str(getattr(settings, name)).strip():
+            raise ConfigError(f"setting {name} must not be empty")
     if settings.chunk_overlap >= settings.chunk_size:
-        raise ConfigError("chunk_overlap must be smaller than chunk_size")
-    if settings.top_k < 1:
-        raise ConfigError("top_k must be at least 1")
+        raise ConfigError(f"chunk_overlap ({settings.chunk_overlap}) must be smaller than chunk_size "
+                          f"({settings.chunk_size})")
+    if settings.dense_weight == 0 and settings.bm25_weight == 0:
+        raise ConfigError("dense_weight and bm25_weight are both 0; at least one must be positive")
     return settings
 
 

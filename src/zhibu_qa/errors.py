@@ -47,3 +47,11 @@ class DatasetError(ZhibuError):
     def __init__(self, message: str, problems: list[str] | None = None):
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class IndexDamagedError(IndexMismatchError):
+    """A catalogue, source text or index file fails its checksum or cannot be read."""
+
+
+class LockTimeoutError(ZhibuError):
+    """Another process holds the index directory's writer lock for too long."""

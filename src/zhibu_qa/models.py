@@ -179,3 +179,41 @@ def _export(model_dir: Path, log: Callable[[str], None]) -> list[str]:
     except ModelError as exc:
         log(f"warning: {exc}")
         return []
+
+# ---- identity of a local model directory (for the index manifest), without loading it --------
+
+_IDENTITY_SKIP = (MANIFEST, "README.md")
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 over the relative names and contents of a model directory's files (not its name).
+
+    Weight digests come from `zhibu_manifest.json` when it lists them (the embedder verifies those
+    digests when it loads); other files are hashed. Example: model_fingerprint(Path("models/m3e-small"))[:8]
+    """
+    model_dir = Path(model_dir)
+    try:
+        listed = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        listed = {}
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name not in _IDENTITY_SKIP):
+        rel = path.relative_to(model_dir).as_posix()
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue  # editor/cache files do not change the model
+        file_digest = listed.get(rel) if isinstance(listed, dict) else None
+        digest.update(f"{rel}\0{file_digest or sha256_file(path)}\0".encode())
+    return digest.hexdigest()
+
+
+def model_dim(model_dir: Path) -> int | None:
+    """The embedding dimension a sentence-transformers directory declares (pooling, else hidden size)."""
+    for name, key in (("1_Pooling/config.json", "word_embedding_dimension"), ("config.json", "hidden_size"),
+                      ("config.json", "d_model")):
+        try:
+            value = json.loads((Path(model_dir) / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and value > 0:
+            return value
+    return None

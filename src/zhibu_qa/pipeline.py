@@ -15,6 +15,8 @@ from pathlib import Path
 from .catalogue import (
     Catalogue,
     IngestChange,
+    check_source_text,
+    clean_index_dir,
     load_catalogue,
     merge_sources,
     remove_source,
@@ -24,11 +26,16 @@ from .catalogue import (
 )
 from .chunking import ChunkerConfig, chunk_catalogue, naive_chunks
 from .config import Settings
-from .errors import IndexMismatchError, IndexMissingError, IngestError
+from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
+from .locking import writer_lock
 from .types import Answer, Filters, Hit, ParsedSource, Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 NAIVE_DIR = "naive"
+
+
+def _sha_of(parsed: Sequence[ParsedSource], path: str) -> str:
+    return next(ps.issue.sha256 for ps in parsed if ps.issue.source_path == path)
 
 
 class Pipeline:
@@ -48,18 +55,37 @@ class Pipeline:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embedders import make_embedder
-
-            s = self.settings
-            model_dir = Path(s.embedding_model)
+            model_dir = Path(self.settings.embedding_model)
             if (model_dir / "zhibu_manifest.json").exists():
                 from .models import verify_model_dir
 
                 verify_model_dir(model_dir)
-            backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
-            self._embedder = make_embedder(s.embedding_model, backend=backend, query_prefix=s.query_prefix,
-                                           passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
+            self._embedder = self._make_embedder()
         return self._embedder
+
+    def _make_embedder(self):
+        """The configured embedder, constructed only (models load on first use)."""
+        from .embedders import make_embedder
+
+        s = self.settings
+        backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
+        return make_embedder(s.embedding_model, backend=backend, query_prefix=s.query_prefix,
+                             passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
+
+    def model_identity(self) -> tuple[str, str, int | None]:
+        """(model_id, fingerprint of the model files, dimension) without loading the model."""
+        if "_identity" not in self.__dict__:
+            from .embedders import HashingEmbedder
+            from .models import model_dim, model_fingerprint
+
+            emb = self._embedder or self._make_embedder()
+            path = getattr(emb, "_path", None)
+            if path is None:  # a fake or a cached hub name: its id is all we know (a hub model's dim needs loading)
+                dim = emb.dim if isinstance(emb, HashingEmbedder) else getattr(emb, "_dim", None)
+                self.__dict__["_identity"] = (emb.model_id, "", dim)
+            else:
+                self.__dict__["_identity"] = (emb.model_id, model_fingerprint(path), model_dim(path))
+        return self.__dict__["_identity"]
 
     # ---- catalogue ---------------------------------------------------------------------------
     @cached_property
@@ -80,20 +106,48 @@ class Pipeline:
             raise IngestError("; ".join(errors) + " — nothing was ingested")
         return parsed
 
+    def writing(self):
+        """The index directory's writer lock (re-entrant); says once on the log when it must wait."""
+        return writer_lock(self.index_dir, timeout=self.settings.lock_timeout, on_wait=self.log)
+
+    def _fresh_catalogue(self) -> Catalogue:
+        """Re-read the catalogue (under the writer lock: another process may have changed it)."""
+        self.__dict__.pop("catalogue", None)
+        return self.catalogue
+
     def ingest(self, paths: Iterable[str | Path]) -> tuple[list[IngestChange], list[ParsedSource]]:
-        parsed = self.parse(paths)
-        catalogue, changes = merge_sources(self.catalogue, parsed)
-        if any(c.action != "unchanged" for c in changes):
-            write_ingest(self.index_dir, catalogue, parsed)
-            self.__dict__["catalogue"] = catalogue
-            self._reset_index()
+        parsed = self.parse(paths)  # slow and pure: outside the lock
+        with self.writing():
+            catalogue, changes = merge_sources(self._fresh_catalogue(), parsed)
+            damaged = {c.issue_id for c in changes if c.action == "unchanged"
+                       and check_source_text(self.index_dir, catalogue.by_sha(_sha_of(parsed, c.path))) is not None}
+            if damaged or any(c.action != "unchanged" for c in changes):
+                write_ingest(self.index_dir, catalogue, parsed)
+                clean_index_dir(self.index_dir)
+                self.__dict__["catalogue"] = catalogue
+                self._reset_index()
+        changes = [IngestChange(c.path, "restored", c.issue_id, c.n_articles,
+                                "stored text was missing or damaged; re-read from this file")
+                   if c.issue_id in damaged else c for c in changes]
         return changes, parsed
 
     def remove(self, path: str) -> None:
-        catalogue = remove_source(self.catalogue, path)
-        save_catalogue(self.index_dir, catalogue)
-        self.__dict__["catalogue"] = catalogue
-        self._reset_index()
+        with self.writing():
+            catalogue = remove_source(self._fresh_catalogue(), path)
+            save_catalogue(self.index_dir, catalogue)
+            clean_index_dir(self.index_dir)
+            self.__dict__["catalogue"] = catalogue
+            self._reset_index()
+
+    def repair(self):
+        """Restore the catalogue and source texts where possible (a `recovery.RepairReport`)."""
+        from .recovery import repair_index_dir
+
+        with self.writing():
+            report = repair_index_dir(self.index_dir)
+            self.__dict__.pop("catalogue", None)
+            self._reset_index()
+        return report
 
     @cached_property
     def sources(self) -> dict[str, str]:
@@ -109,19 +163,49 @@ class Pipeline:
         self._retrievers.clear()
         self._services.clear()
 
-    def index_status(self) -> str:
-        """"missing", "stale: <why>" or "ok", without loading the model."""
-        from .store import read_manifest
+    def catalogue_problem(self) -> str | None:
+        """What is wrong with the catalogue or a stored source text on disk (None when intact)."""
+        return self._disk_catalogue()[1]
 
-        if not self.catalogue.sources:
+    def _disk_catalogue(self) -> tuple[Catalogue, str | None]:
+        """The catalogue on disk now and its problem; leaves the cached one alone (a reader keeps its
+        catalogue and index together until it reloads)."""
+        try:
+            cat = load_catalogue(self.index_dir)
+        except IndexDamagedError as exc:
+            return Catalogue((), ()), str(exc)
+        problem = next((p for s in cat.sources if (p := check_source_text(self.index_dir, s))), None)
+        return cat, f"{problem}; run `zhibu-qa ingest --repair`" if problem else None
+
+    def index_status(self) -> str:
+        """"missing: …", "stale: …", "damaged: …" or "ok", checking every checksum, without loading the model."""
+        from .store import FORMAT_VERSION, read_manifest, verify_index
+
+        cat, problem = self._disk_catalogue()
+        if problem:
+            return f"damaged: {problem}"
+        if not cat.sources:
             return "missing: no sources ingested"
         try:
             manifest = read_manifest(self.index_dir)
         except IndexMismatchError as exc:
-            return f"stale: {exc}"
+            return f"damaged: {exc}"
         if manifest is None:
             return "missing: no index built"
-        wanted = {s.path: s.sha256 for s in self.catalogue.sources}
+        if manifest.format != FORMAT_VERSION:
+            return f"stale: built by an older version (index format {manifest.format}, now {FORMAT_VERSION})"
+        problems = verify_index(self.index_dir)
+        if problems:
+            return "damaged: " + "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+        try:
+            model_id, fingerprint, dim = self.model_identity()
+        except ZhibuError as exc:
+            return f"stale: cannot check the embedding model ({exc})"
+        if manifest.model_id != model_id or (fingerprint and manifest.model_fingerprint != fingerprint):
+            return f"stale: built with embedding model {manifest.model_id}, the current one is {model_id}"
+        if dim is not None and manifest.dim != dim:
+            return f"stale: the index holds {manifest.dim}-dim vectors, the current model gives {dim}-dim vectors"
+        wanted = {s.path: s.sha256 for s in cat.sources}
         if manifest.sources != wanted:
             return "stale: sources changed since the index was built"
         if manifest.chunker != self.chunker.as_dict():
@@ -149,39 +233,76 @@ class Pipeline:
                 f"dim={manifest.dim} version={version}")
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False):
+        """Chunk the catalogue as it is on disk now and build the index, under the writer lock."""
         from .store import build_index
         from .userdict import read_user_dict
 
-        cat = self.catalogue
-        if not cat.articles:
-            raise IndexMissingError("the catalogue is empty: run `zhibu-qa ingest PATH…` first")
-        chunks, metas = chunk_catalogue(cat.articles, cat.issues, self.chunker)
-        terms = read_user_dict(Path(self.settings.user_dict)) if Path(self.settings.user_dict).exists() else []
-        stats = build_index(
-            self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
-            sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
-            user_terms=terms + [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()], rebuild=rebuild, show_progress=progress,
-            pg_dsn=self.settings.pg_dsn,
-        )
-        self._reset_index()
+        with self.writing():
+            cat = self._fresh_catalogue()
+            if not cat.articles:
+                raise IndexMissingError("the catalogue is empty: run `zhibu-qa ingest PATH…` first")
+            chunks, metas = chunk_catalogue(cat.articles, cat.issues, self.chunker)
+            user_dict = Path(self.settings.user_dict)
+            terms = read_user_dict(user_dict) if user_dict.exists() else []
+            terms += [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()]
+            stats = build_index(
+                self.index_dir, chunks, metas, self.embedder, chunker=self.chunker.as_dict(),
+                sources={s.path: s.sha256 for s in cat.sources}, vector_index=self.settings.vector_index,
+                user_terms=terms, rebuild=rebuild, show_progress=progress,
+                model_fingerprint=self.model_identity()[1], pg_dsn=self.settings.pg_dsn,
+            )
+            self._reset_index()
         return stats
 
     def ensure_ready(self, *, progress: bool = False) -> str:
-        """Ingest the configured corpus when the catalogue is empty and (re)build a stale index."""
-        if not self.catalogue.sources:
-            self.ingest(self.settings.corpus_paths)
-        status = self.index_status()
-        if status != "ok":
-            self.log(f"index {status}; building…")
-            self.build_index(progress=progress)
-        return self.index_status()
+        """Ingest the configured corpus when the catalogue is empty and (re)build a stale index.
+
+        A damaged catalogue or index raises IndexDamagedError instead (damage is reported, not
+        hidden). The whole check-and-build holds the writer lock, so two servers starting at once
+        build once.
+        """
+        with self.writing():
+            if not self._fresh_catalogue().sources:
+                self.ingest(self.settings.corpus_paths)
+            status = self.index_status()
+            if status.startswith("damaged: "):  # never rebuilt silently: the operator runs `zhibu-qa index`
+                problem = status.removeprefix("damaged: ")
+                raise IndexDamagedError(problem if "zhibu-qa" in problem else
+                                        f"the index is damaged ({problem}); run `zhibu-qa index` to rebuild "
+                                        "the damaged parts")
+            if status != "ok":
+                self.log(f"index {status}; building…")
+                self.build_index(progress=progress)
+            return self.index_status()
+
+    def index_is_current(self) -> bool:
+        """False when another process has swapped a new index in since this pipeline loaded its own.
+
+        Cheap (reads the manifest only), so a server can poll it and call `reload_index()`; a pipeline
+        that has loaded nothing yet is current.
+        """
+        from .store import read_manifest
+
+        loaded = self.__dict__.get("index")
+        if loaded is None:
+            return True
+        try:
+            return read_manifest(self.index_dir) == loaded.manifest
+        except IndexMismatchError:
+            return False
+
+    def reload_index(self) -> None:
+        """Forget the loaded catalogue and index; the next question loads what is on disk now."""
+        self.__dict__.pop("catalogue", None)
+        self._reset_index()
 
     @cached_property
     def index(self):
         from .store import load_index
 
-        return load_index(self.index_dir, model_id=self.embedder.model_id, chunker=self.chunker.as_dict(),
-                          pg_dsn=self.settings.pg_dsn)
+        model_id, fingerprint, dim = self.model_identity()
+        return load_index(self.index_dir, model_id=model_id, chunker=self.chunker.as_dict(), dim=dim,
+                          model_fingerprint=fingerprint, pg_dsn=self.settings.pg_dsn)
 
     @cached_property
     def corpus_blob(self) -> str:

@@ -1,8 +1,9 @@
 """The search index on disk: chunk vectors, FAISS, BM25, chunk metadata and a manifest, under index/store/.
 
 Owns building (incremental: vectors of unchanged chunk texts are reused; atomic: written to a temp
-directory beside the target, then swapped in) and loading with checks that the index matches the
-current model and chunker. Leaves out chunking (`chunking`), the catalogue (`catalogue`, which
+directory beside the target, fsynced, then swapped in under `locking.swap_lock`) and loading with
+checks that the index matches the current model and chunker and that every file matches the sha256
+its manifest recorded (`integrity`). Leaves out chunking (`chunking`), the catalogue (`catalogue`, which
 shares index/) and searching (`retrieval`).
 """
 
@@ -25,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from .embedders import Embedder
-from .errors import ConfigError, IndexMismatchError, IndexMissingError
+from .errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from .integrity import file_digests, fsync_tree, recover_store, remove_stale_temps, swap_in, verify_digests
+from .locking import fsync_dir, swap_lock, writer_lock
 from .text import add_words, load_user_dict, tokenize
 from .types import Chunk, ChunkMeta, Filters, Segment
 from .userdict import extract_terms, merge_terms, write_user_dict
@@ -34,7 +37,7 @@ from .vectors import VECTOR_INDEXES, build_vector_index, open_vector_index, row_
 log = logging.getLogger(__name__)
 
 STORE_DIR = "store"  # index/store/ (index/ also holds the catalogue and sources)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-file sha256 and the model fingerprint in the manifest
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.npy"  # float32 (n_chunks, dim), L2-normalised, row i = line i of CHUNKS_FILE
 CHUNKS_FILE = "chunks.jsonl"
@@ -42,6 +45,7 @@ BM25_DIR = "bm25"  # bm25s' own save format: loads in ~0.1 s vs ~6 s to re-index
 USERDICT_FILE = "userdict.txt"
 _VERSIONED = ("faiss-cpu", "bm25s", "sentence-transformers", "jieba", "numpy")
 _RESTART_HINT = "rebuild with `zhibu-qa index --rebuild`"
+_DAMAGE_HINT = "run `zhibu-qa index` to rebuild the damaged parts"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Manifest:
     normalized: bool = True  # vectors are unit length: inner product = cosine
     bm25_text: str = "embed_text"  # which chunk text BM25 indexes (tokenised by text.tokenize)
     format: int = FORMAT_VERSION
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 of every store file
+    model_fingerprint: str = ""  # sha256 over the model's config and weight files (models.model_fingerprint)
 
 
 @dataclass(frozen=True)
@@ -147,15 +153,39 @@ def _versions() -> dict[str, str]:
 
 def read_manifest(index_dir: str | Path) -> Manifest | None:
     """The manifest of the index under `index_dir`, or None when no index has been built."""
-    store = Path(index_dir) / STORE_DIR
-    _recover(Path(index_dir))
+    recover_store(Path(index_dir), STORE_DIR)
+    return _read_manifest(Path(index_dir) / STORE_DIR)
+
+
+def _read_manifest(store: Path) -> Manifest | None:
     path = store / MANIFEST_FILE
     if not path.is_file():
         return None
     try:
         return Manifest(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
-        raise IndexMismatchError(f"index manifest {path} is unreadable ({exc}); {_RESTART_HINT}") from exc
+        raise IndexDamagedError(f"index manifest {path} is unreadable ({exc}); {_RESTART_HINT}") from exc
+
+
+def verify_index(index_dir: str | Path) -> list[str]:
+    """Problems with the files of the index under `index_dir` (empty when every checksum verifies)."""
+    store = Path(index_dir) / STORE_DIR
+    with swap_lock(index_dir, shared=True):
+        manifest = _read_manifest(store)
+        if manifest is None:
+            return []
+        return _problems(store, manifest)
+
+
+def _problems(store: Path, manifest: Manifest) -> list[str]:
+    if not manifest.files:
+        return ["the manifest records no checksums (built by an older version)"]
+    # files every backend writes; whatever else a backend stores (hnsw.faiss, …) is covered by the digests
+    expected = {VECTORS_FILE, CHUNKS_FILE, USERDICT_FILE}
+    missing = [f"{name} is not recorded" for name in sorted(expected - set(manifest.files))]
+    if not any(rel.startswith(BM25_DIR + "/") for rel in manifest.files):
+        missing.append(f"{BM25_DIR}/ is not recorded")
+    return missing + verify_digests(store, manifest.files)
 
 
 # ---- building ------------------------------------------------------------------------------------
@@ -163,13 +193,23 @@ def read_manifest(index_dir: str | Path) -> Manifest | None:
 def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[ChunkMeta], embedder: Embedder,
                 *, chunker: dict[str, Any], sources: dict[str, str], vector_index: str = "flat",
                 user_terms: Iterable[str] = (), rebuild: bool = False, show_progress: bool = False,
-                pg_dsn: str = "") -> BuildStats:
+                model_fingerprint: str = "", pg_dsn: str = "") -> BuildStats:
     """Embed, tokenise and store `chunks`, replacing any previous index under `index_dir` atomically.
 
     Vectors of chunks whose embed_text is in the previous index (same model) are reused unless
-    `rebuild`. `user_terms` (e.g. the shipped dictionary) are merged with terms extracted from the
-    chunks and titles into the index's jieba dictionary.
+    `rebuild`; vectors are reused only when their file verifies, so a build after damage to BM25 or
+    the dictionary re-embeds nothing. `user_terms` (e.g. the shipped dictionary) are merged with
+    terms extracted from the chunks and titles into the index's jieba dictionary. Holds the writer
+    lock of `index_dir` (re-entrant: callers may hold it already).
     """
+    with writer_lock(index_dir):
+        return _build_index(index_dir, chunks, metas, embedder, chunker=chunker, sources=sources,
+                            vector_index=vector_index, user_terms=user_terms, rebuild=rebuild,
+                            show_progress=show_progress, model_fingerprint=model_fingerprint, pg_dsn=pg_dsn)
+
+
+def _build_index(index_dir, chunks, metas, embedder, *, chunker, sources, vector_index, user_terms, rebuild,
+                 show_progress, model_fingerprint, pg_dsn="") -> BuildStats:
     started = time.perf_counter()
     if len(chunks) != len(metas):
         raise ValueError(f"{len(chunks)} chunks but {len(metas)} metas")
@@ -179,11 +219,11 @@ def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[
         raise IndexMissingError("nothing to index: there are no chunks (run `zhibu-qa ingest` first)")
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    _recover(index_dir)
-    _remove_stale_temps(index_dir)
+    recover_store(index_dir, STORE_DIR)
+    remove_stale_temps(index_dir, STORE_DIR)
     store = index_dir / STORE_DIR
     previous_ids = _previous_ids(store)
-    reusable = {} if rebuild else _reusable_vectors(store, embedder.model_id)
+    reusable = {} if rebuild else _reusable_vectors(store, embedder.model_id, model_fingerprint)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{STORE_DIR}.tmp-{os.getpid()}-", dir=index_dir))
     tmp.chmod(0o755)  # mkdtemp makes it owner-only; the index is not secret
@@ -216,10 +256,14 @@ def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[
             chunker=_canonical(chunker), sources=dict(sources), n_chunks=len(chunks),
             n_articles=len({c.article_id for c in chunks}), n_issues=len({c.issue_id for c in chunks}),
             n_terms=len(terms), built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            build_seconds=stats.seconds, versions=_versions())
+            build_seconds=stats.seconds, versions=_versions(), files=file_digests(tmp),
+            model_fingerprint=model_fingerprint)
         (tmp / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-        _swap_in(tmp, store)
+        fsync_tree(tmp)
+        with swap_lock(index_dir, shared=False):
+            swap_in(tmp, store)
+        fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -244,77 +288,54 @@ def _previous_ids(store: Path) -> set[str]:
         return set()
 
 
-def _reusable_vectors(store: Path, model_id: str) -> dict[str, np.ndarray]:
-    """embed_text -> stored vector, from a previous index built with the same model (else empty)."""
+def _reusable_vectors(store: Path, model_id: str, fingerprint: str) -> dict[str, np.ndarray]:
+    """embed_text -> stored vector, from a previous index built with the same model whose vector and
+    chunk files verify (else empty)."""
     try:
         manifest = read_manifest(store.parent)
         if manifest is None or manifest.model_id != model_id or not manifest.normalized:
             return {}
+        if fingerprint and manifest.model_fingerprint and manifest.model_fingerprint != fingerprint:
+            return {}
+        bad = verify_digests(store, {k: v for k, v in manifest.files.items() if k in (VECTORS_FILE, CHUNKS_FILE)})
+        if bad:
+            raise ValueError("; ".join(bad))
         vectors = np.load(store / VECTORS_FILE)
         with open(store / CHUNKS_FILE, encoding="utf-8") as fh:
             texts = [json.loads(line)["embed_text"] for line in fh if line.strip()]
-        if vectors.shape != (len(texts), manifest.dim):
+        if vectors.shape != (len(texts), manifest.dim) or not np.isfinite(vectors).all():
             return {}
         return dict(zip(texts, vectors, strict=True))
-    except (OSError, ValueError, KeyError, IndexMismatchError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, IndexMismatchError) as exc:
         log.warning("previous index in %s is unusable, embedding everything again: %s", store, exc)
         return {}
-
-
-def _swap_in(tmp: Path, store: Path) -> None:
-    """Replace `store` by `tmp` with two renames; `_recover` repairs a crash between them."""
-    old = None
-    if store.exists():
-        old = store.with_name(f".{STORE_DIR}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(store, old)
-    os.rename(tmp, store)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover(index_dir: Path) -> None:
-    """Put back the previous index if a build died between the two renames of `_swap_in`."""
-    store = index_dir / STORE_DIR
-    if store.exists() or not index_dir.is_dir():
-        return
-    olds = sorted(index_dir.glob(f".{STORE_DIR}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and (olds[-1] / MANIFEST_FILE).is_file():
-        os.rename(olds[-1], store)
-
-
-def _remove_stale_temps(index_dir: Path) -> None:
-    """Delete temp/old directories left by builds whose process no longer runs (killed builds)."""
-    for path in index_dir.glob(f".{STORE_DIR}.*-*-*"):
-        pid = path.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---- loading -------------------------------------------------------------------------------------
 
 def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any], dim: int | None = None,
-               pg_dsn: str = "") -> IndexData:
-    """Load the index under `index_dir`, checking it was built with this model and chunker."""
-    store = Path(index_dir) / STORE_DIR
-    manifest = read_manifest(index_dir)
+               model_fingerprint: str = "", pg_dsn: str = "") -> IndexData:
+    """Load the index under `index_dir`, checking model, chunker and every file's sha256.
+
+    Holds the shared swap lock while reading, so a concurrent build's swap is seen whole or not at all.
+    """
+    recover_store(Path(index_dir), STORE_DIR)
+    with swap_lock(index_dir, shared=True):
+        return _load_index(Path(index_dir) / STORE_DIR, model_id, chunker, dim, model_fingerprint, pg_dsn)
+
+
+def _load_index(store: Path, model_id: str, chunker: dict[str, Any], dim: int | None,
+                model_fingerprint: str, pg_dsn: str = "") -> IndexData:
+    manifest = _read_manifest(store)
     if manifest is None:
         raise IndexMissingError(f"no search index in {store}; run `zhibu-qa index` to build it")
     if manifest.format != FORMAT_VERSION:
         raise IndexMismatchError(f"index {store} has format {manifest.format}, this version reads "
-                                 f"{FORMAT_VERSION}; {_RESTART_HINT}")
-    if manifest.model_id != model_id:
+                                 f"{FORMAT_VERSION}; run `zhibu-qa index` to update it")
+    if manifest.model_id != model_id or (model_fingerprint and manifest.model_fingerprint
+                                         and manifest.model_fingerprint != model_fingerprint):
         raise IndexMismatchError(f"index {store} was built with embedding model {manifest.model_id!r} but the "
-                                 f"current model is {model_id!r}; {_RESTART_HINT}")
+                                 f"current model is {model_id!r} (other files); {_RESTART_HINT}")
     if dim is not None and manifest.dim != dim:
         raise IndexMismatchError(f"index {store} holds {manifest.dim}-dim vectors but the current model "
                                  f"gives {dim}-dim vectors; {_RESTART_HINT}")
@@ -324,6 +345,9 @@ def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any],
         diff = ", ".join(f"{k}: index={manifest.chunker.get(k)!r} current={wanted.get(k)!r}"
                          for k in keys if manifest.chunker.get(k) != wanted.get(k))
         raise IndexMismatchError(f"index {store} was built with other chunker settings ({diff}); {_RESTART_HINT}")
+    problems = _problems(store, manifest)
+    if problems:
+        raise IndexDamagedError(f"index {store} is damaged ({'; '.join(problems[:3])}); {_DAMAGE_HINT}")
     try:
         chunks, metas = _read_chunks(store / CHUNKS_FILE)
         vectors = np.ascontiguousarray(np.load(store / VECTORS_FILE), dtype=np.float32)
@@ -340,8 +364,8 @@ def load_index(index_dir: str | Path, *, model_id: str, chunker: dict[str, Any],
         if hasattr(vindex, "vectors"):
             vectors = vindex.vectors  # FAISS keeps the only copy in memory
         load_user_dict(str(store / USERDICT_FILE))
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexMismatchError(f"index {store} is incomplete or corrupt ({exc}); {_RESTART_HINT}") from exc
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise IndexDamagedError(f"index {store} is incomplete or corrupt ({exc}); {_DAMAGE_HINT}") from exc
     return IndexData(path=store, manifest=manifest, chunks=chunks, metas=metas, vectors=vectors,
                      faiss=getattr(vindex, "index", None), bm25=bm25, vector_index=vindex, _codes=codes)
 

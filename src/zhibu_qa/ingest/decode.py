@@ -86,20 +86,25 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise IngestError(f"{name} starts with a UTF-8 BOM but is not valid UTF-8: {exc}") from exc
+        except UnicodeDecodeError as exc:  # offsets count from the start of the file, BOM included
+            raise IngestError(
+                f"{name} starts with a UTF-8 BOM but is not valid UTF-8: invalid byte "
+                f"0x{data[len(codecs.BOM_UTF8) + exc.start]:02x} at offset {len(codecs.BOM_UTF8) + exc.start}"
+            ) from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise IngestError(f"{name} is UTF-16, which is not supported; save it as UTF-8")
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_offset = exc.start
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError as exc:
+        # each attempt fails at its own offset: name both, so the user can find the bad byte
         raise IngestError(
-            f"cannot decode {name}: not valid in any of {_ENCODINGS_TRIED} "
-            f"(first bad byte at offset {exc.start}); save it as UTF-8"
+            f"cannot decode {name}: not valid in any of {_ENCODINGS_TRIED} (first invalid byte "
+            f"0x{data[utf8_offset]:02x} at offset {utf8_offset} as UTF-8, 0x{data[exc.start]:02x} at "
+            f"offset {exc.start} as GB18030); save it as UTF-8"
         ) from exc
     share = plausible_share(text)
     if share < MIN_PLAUSIBLE_SHARE:

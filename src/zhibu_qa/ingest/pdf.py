@@ -8,6 +8,9 @@ Leaves out: OCR (a scanned PDF must be OCR'd first), layout repair of the extrac
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from pathlib import Path
 
 from ..errors import IngestError
@@ -31,10 +34,11 @@ def extract_pdf_pages(path: Path) -> tuple[str, ...]:
     path = Path(path)
     _check_pdf_file(path)
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            _decrypt(reader, path, DependencyError)
-        pages = [_page_text(page) for page in reader.pages]
+        with _quiet_pypdf():
+            reader = PdfReader(path)
+            if reader.is_encrypted:
+                _decrypt(reader, path, DependencyError)
+            pages = [_page_text(page) for page in reader.pages]
     except IngestError:
         raise
     except (PdfReadError, DependencyError, OSError, ValueError, KeyError, TypeError,
@@ -59,6 +63,23 @@ def extract_pdf_text(path: Path) -> str:
             "it is probably a scanned PDF: run OCR on it first"
         )
     return text
+
+
+@contextlib.contextmanager
+def _quiet_pypdf():
+    """Keep pypdf's own log lines and warnings ("incorrect startxref pointer", …) off the terminal:
+    they would print next to our one-line error; problems that matter raise instead."""
+    logger = logging.getLogger("pypdf")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL + 1)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _check_pdf_file(path: Path) -> None:
