@@ -19,6 +19,15 @@ QUESTION = "河东区清理了多少块外部牌子？"
 KEY = "test-key-0123456789"
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limit_across_tests(request, monkeypatch):
+    """The server tests share one client address; the limiter's own behaviour is unit-tested below."""
+    if "limiter" not in request.node.name:
+        from zhibu_qa.api import RateLimiter
+
+        monkeypatch.setattr(RateLimiter, "allow", lambda self, client: True)
+
+
 @pytest.fixture(scope="module")
 def client(ui_server):
     return openai.OpenAI(base_url=ui_server.url + "v1", api_key="unused", max_retries=0, timeout=120)

@@ -57,7 +57,6 @@ def test_missing_explicit_config_file(tmp_path):
     ("CHUNK_SIZE", "0", "chunk_size=0 is out of range"),
     ("CHUNK_SIZE", "8", "out of range"),
     ("EMBEDDING_QUANTIZE", "maybe", "embedding_quantize='maybe' is invalid"),
-    ("SENTENCE_SIMILARITY", "2", "use one of"),
     ("DENSE_WEIGHT", "nan", "finite"),
     ("BM25_WEIGHT", "inf", "finite"),
     ("BM25_WEIGHT", "-1", "out of range"),
@@ -66,7 +65,7 @@ def test_missing_explicit_config_file(tmp_path):
     ("TOP_K", "21", "valid: 1..20"),
     ("TOP_K", "2.5", "whole number"),
     ("LLM_TIMEOUT", "0", "out of range"),
-    ("REFUSE_MIN_COVERAGE", "1.5", "out of range"),
+    ("REFUSE_THRESHOLD", "1.5", "out of range"),
     ("LOCK_TIMEOUT", "-3", "out of range"),
     ("HOST", " ", "must not be empty"),
 ])

@@ -63,14 +63,14 @@ def test_an_unrelated_english_question_is_refused_with_a_hint_to_ask_in_chinese(
 
 
 def test_a_colloquial_question_with_a_typo_is_not_refused(pipeline):
-    answer = pipeline.ask("和平区给街道放了啥权利呀")  # 权利 for 权力, 啥 for 什么
-    assert not answer.refused and "吹哨调度权" in answer.text
+    answer = pipeline.ask("想问下河东区社区门口的牌子清了多少快呀")  # 快 for 块, 想问下 and 呀 are colloquial
+    assert not answer.refused and "169块" in answer.text
     assert answer.refusal_kind is None  # no "not in the magazine" note for everyday words
 
 
 def test_a_complete_question_after_a_turn_is_not_rewritten(pipeline):
     first = "河东区清理了多少块外部牌子？"
-    answer = pipeline.ask("求志里17号以前是做什么用的？", [Turn(first, pipeline.ask(first).text)])
+    answer = pipeline.ask("李季达是在哪里被捕的？", [Turn(first, pipeline.ask(first).text)])
     assert "河东" not in answer.search_query and "169" not in answer.text
     assert any("求志里" in c.article_title for c in answer.citations)
 

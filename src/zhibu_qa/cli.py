@@ -280,26 +280,6 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_train_selector(args) -> int:
-    from .training.run import train
-
-    settings = _settings(args)
-    out = Path(args.out) if args.out else None
-    train(settings, Path(args.data), work_dir=Path(args.work), dataset=Path(args.dataset) if args.dataset else None,
-          max_questions=args.max_questions, **({"out_dir": out} if out else {}))
-    return 0
-
-
-def cmd_mrc_dataset(args) -> int:
-    from .training.mrc import load_mrc, split, write_eval_set
-    from .training.run import mrc_paths
-
-    _, held = split(load_mrc(mrc_paths(Path(args.data))))
-    docs, dataset = write_eval_set(held, Path(args.out), max_questions=args.max_questions)
-    print(f"{len(docs)} documents in {Path(args.out) / 'corpus'}; questions in {dataset}")
-    return 0
-
-
 # ---- parser ----------------------------------------------------------------------------------
 
 def build_parser() -> Parser:
@@ -365,19 +345,9 @@ def build_parser() -> Parser:
                         f"dataset: {DEFAULT_PARAPHRASES}; '' = none)")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("train-selector", help="fit the answer selector and answerability models from MRC data")
-    s.add_argument("--data", required=True, help="folder of SQuAD-style JSON files (CMRC 2018, DRCD)")
-    s.add_argument("--work", default="index/train", help="scratch folder for the MRC training index")
-    s.add_argument("--dataset", default="eval/dataset.jsonl", help="its tuning part joins the training data ('' = none)")
-    s.add_argument("--max-questions", type=int, default=3000, help="MRC training questions sampled")
-    s.add_argument("--out", help="where to write the models (default: the package's data folder)")
-    s.set_defaults(func=cmd_train_selector)
+    from .training.commands import add_commands
 
-    s = sub.add_parser("mrc-dataset", help="write the held-out MRC split as documents + an eval dataset")
-    s.add_argument("--data", required=True, help="folder of SQuAD-style JSON files")
-    s.add_argument("--out", required=True, help="target folder (corpus/*.md and dataset.jsonl)")
-    s.add_argument("--max-questions", type=int, default=None, help="sample this many questions")
-    s.set_defaults(func=cmd_mrc_dataset)
+    add_commands(sub, _positive)
 
     s = sub.add_parser("serve", help="run the Gradio app")
     s.add_argument("--host")
@@ -400,7 +370,7 @@ def _run(argv: Sequence[str] | None) -> int:
     # no "Loading weights" bars on ordinary commands; index builds and eval keep their own bars
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        return args.func(args)
+        return args.func(args, _settings(args)) if getattr(args, "needs_settings", False) else args.func(args)
     except ZhibuError as exc:
         print(f"zhibu-qa: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

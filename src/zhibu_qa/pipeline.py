@@ -7,11 +7,11 @@ and index lazily (once) so the CLI, UI and benchmark share them. It holds no alg
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
+from . import lookups
 from .catalogue import (
     Catalogue,
     IngestChange,
@@ -24,14 +24,14 @@ from .catalogue import (
     source_texts,
     write_ingest,
 )
-from .chunking import ChunkerConfig, chunk_catalogue, naive_chunks
+from .chunking import ChunkerConfig, chunk_catalogue
 from .config import Settings
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
 from .locking import writer_lock
 from .types import Answer, Filters, Hit, ParsedSource, Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
-NAIVE_DIR = "naive"
+NAIVE_DIR = lookups.NAIVE_DIR
 
 
 def _sha_of(parsed: Sequence[ParsedSource], path: str) -> str:
@@ -79,7 +79,7 @@ class Pipeline:
             from .models import model_dim, model_fingerprint
 
             emb = self._embedder or self._make_embedder()
-            path = getattr(emb, "_path", None)
+            path = getattr(emb, "_path", None) or getattr(emb, "model_dir", None)
             if path is None:  # a fake or a cached hub name: its id is all we know (a hub model's dim needs loading)
                 dim = emb.dim if isinstance(emb, HashingEmbedder) else getattr(emb, "_dim", None)
                 self.__dict__["_identity"] = (emb.model_id, "", dim)
@@ -306,24 +306,17 @@ class Pipeline:
 
     @cached_property
     def corpus_blob(self) -> str:
-        """All indexed text (NFKC, lower-case) for "does the knowledge base mention X" checks."""
-        parts = [c.text for c in self.index.chunks] + sorted(
-            {x for m in self.index.metas for x in (m.article_title, m.column or "", m.section or "", *m.authors)})
-        return unicodedata.normalize("NFKC", "\n".join(parts)).lower()
+        return lookups.corpus_blob(self.index)
 
     def corpus_has(self, term: str) -> bool:
-        return unicodedata.normalize("NFKC", term).lower() in self.corpus_blob
+        return lookups.fold(term) in self.corpus_blob
 
     @cached_property
     def article_blobs(self) -> dict[str, str]:
-        """Each article's indexed text with its title and section headings (NFKC, lower-case)."""
-        parts: dict[str, list[str]] = {}
-        for c, m in zip(self.index.chunks, self.index.metas, strict=True):
-            parts.setdefault(c.article_id, [m.article_title]).extend((m.section or "", c.text))
-        return {a: unicodedata.normalize("NFKC", "\n".join(p)).lower() for a, p in parts.items()}
+        return lookups.article_blobs(self.index)
 
     def article_has(self, article_id: str, term: str) -> bool:
-        return unicodedata.normalize("NFKC", term).lower() in self.article_blobs.get(article_id, "")
+        return lookups.fold(term) in self.article_blobs.get(article_id, "")
 
     def retriever(self, mode: str | None = None):
         from .retrieval import make_retriever
@@ -338,24 +331,8 @@ class Pipeline:
         """Dense-only search over fixed 500-character windows of the raw files (the baseline)."""
         if "naive" not in self._retrievers:
             from .retrieval import make_retriever
-            from .store import build_index, load_index
 
-            chunks, metas = [], []
-            for src in self.catalogue.sources:
-                arts = [a for a in self.catalogue.articles if a.issue_id == src.issue.id]
-                c, m = naive_chunks(self.sources[src.issue.id], src.issue, arts)
-                chunks += c
-                metas += m
-            naive_dir = self.index_dir / NAIVE_DIR
-            config = {"naive_chars": 500, "sections": 1}
-            sources = {s.path: s.sha256 for s in self.catalogue.sources}
-            try:
-                idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
-                if len(idx) != len(chunks) or idx.manifest.sources != sources:
-                    raise IndexMismatchError("naive index out of date")
-            except (IndexMissingError, IndexMismatchError):
-                build_index(naive_dir, chunks, metas, self.embedder, chunker=config, sources=sources)
-                idx = load_index(naive_dir, model_id=self.embedder.model_id, chunker=config)
+            idx = lookups.naive_index(self.catalogue, self.sources, self.index_dir, self.embedder)
             self._retrievers["naive"] = make_retriever("dense", idx, self.embedder)
         return self._retrievers["naive"]
 
@@ -372,17 +349,12 @@ class Pipeline:
 
     @cached_property
     def _next_row(self) -> dict[str, int]:
-        """Chunk id -> row of the next chunk of the same article section (chunks are stored in order)."""
-        chunks = self.index.chunks
-        return {c.id: i + 1 for i, c in enumerate(chunks[:-1])
-                if chunks[i + 1].article_id == c.article_id and chunks[i + 1].section_index == c.section_index}
+        return lookups.next_rows(self.index)
 
     def neighbour(self, hit: Hit) -> Hit | None:
         """The chunk after a hit's chunk in its article section, as a Hit (for reading on)."""
         row = self._next_row.get(hit.chunk.id)
-        if row is None:
-            return None
-        return Hit(chunk=self.index.chunks[row], meta=self.index.metas[row], score=0.0, rank=hit.rank)
+        return None if row is None else Hit(self.index.chunks[row], self.index.metas[row], 0.0, hit.rank)
 
     @cached_property
     def answer_models(self):
@@ -411,13 +383,11 @@ class Pipeline:
 
     @cached_property
     def llm(self):
-        s = self.settings
-        if not (s.llm_base_url and s.llm_model):
-            return None
         from .llms import make_llm
 
+        s = self.settings
         return make_llm("openai", base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key,
-                        timeout=s.llm_timeout)
+                        timeout=s.llm_timeout) if s.llm_base_url and s.llm_model else None
 
     def stream(self, question: str, history: Sequence[Turn] = (), *, backend: str | None = None,
                k: int | None = None, mode: str | None = None, filters: Filters = Filters()) -> Iterator[str | Answer]:
