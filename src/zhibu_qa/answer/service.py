@@ -100,6 +100,13 @@ class AnswerService:
         scored, ev = judge(view, hits, k, self.selector, self.answerability, self.corpus_has,
                            [h for side_hits, _ in sides for h in side_hits])
         kind = self.answerability.decide(ev) if scored.cands else "not_covered"
+        if kind == "not_covered" and sides and not ev.missing_entity:
+            # a comparison is answerable when its sides are, each judged on its own passages
+            side_kinds = [self.answerability.decide(self.answerability.assess(
+                side.view, side.cands, side.logits, side.rows, side_hits, self.corpus_has))
+                for side_hits, side in sides if side.cands]
+            if side_kinds and all(k != "not_covered" for k in side_kinds):
+                kind = None
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         notices = (INJECTED,) if query.injected else ()
