@@ -148,7 +148,7 @@ def unit_pattern(question: str) -> re.Pattern | None:
 def counted_noun(question: str) -> str | None:
     """The noun a 多少/几 question counts ("多少个志愿服务项目" -> "志愿服务").
 
-    Example: counted_noun("发展了多少名党员？") == "党员"
+    Example: counted_noun("村里一共有多少名教师？") == "教师"
     """
     from ..text import cut
 

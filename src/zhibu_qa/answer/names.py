@@ -78,7 +78,7 @@ def names_of(question: str) -> list[Name]:
 
 
 def question_names(question: str) -> list[str]:
-    """Example: question_names("天津海事局打造了什么品牌？") == ["天津海事局"]"""
+    """Example: question_names("北京市水务局修了几座桥？") == ["北京市水务局"]"""
     return [n.text for n in names_of(question)]
 
 
