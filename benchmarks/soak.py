@@ -162,7 +162,7 @@ def wait_ready(proc: subprocess.Popen, url: str, key: str, limit: float = 300.0)
 
 
 def client_loop(n: int, url: str, key: str, deadline: float, samples: list[Sample], lock: threading.Lock,
-                use_gradio: bool, api_per_minute: float) -> None:
+                use_gradio: bool, api_per_minute: float, max_requests: int = MAX_REQUESTS_PER_THREAD) -> None:
     import httpx
 
     gradio = None
@@ -177,7 +177,7 @@ def client_loop(n: int, url: str, key: str, deadline: float, samples: list[Sampl
                            else ("chat", "search"))
     answer_ids: list[str] = []
     gap, next_api = 60.0 / api_per_minute, 0.0
-    for kind in itertools.islice(plan, MAX_REQUESTS_PER_THREAD):
+    for kind in itertools.islice(plan, max_requests):
         if time.monotonic() >= deadline:
             break
         if kind == "feedback" and not answer_ids:
@@ -228,10 +228,13 @@ def run(index_dir: Path, threads: int, minutes: float, use_gradio: bool, api_per
             t0 = time.monotonic()
             wait_ready(proc, url, keys[0])
             print(f"server pid {proc.pid} ready on {url} after {time.monotonic() - t0:.1f} s")
-            rss_start = rss_mb(proc.pid)
-            peak = [rss_start]
-            samples: list[Sample] = []
+            rss_ready = rss_mb(proc.pid)
             lock = threading.Lock()
+            # one request of each kind first (not counted): the model and index load on first use
+            client_loop(0, url, keys[0], time.monotonic() + 120, [], lock, use_gradio, api_per_minute, 7)
+            rss_start = rss_mb(proc.pid)
+            trend = [(0.0, rss_start)]
+            samples: list[Sample] = []
             deadline = time.monotonic() + minutes * 60
             workers = [threading.Thread(target=client_loop, args=(i, url, keys[i], deadline, samples, lock,
                                                                     use_gradio, api_per_minute), daemon=True)
@@ -239,8 +242,8 @@ def run(index_dir: Path, threads: int, minutes: float, use_gradio: bool, api_per
             for w in workers:
                 w.start()
             while any(w.is_alive() for w in workers) and time.monotonic() < deadline + REQUEST_TIMEOUT + 30:
-                peak.append(rss_mb(proc.pid))
                 time.sleep(5)
+                trend.append((time.monotonic() - (deadline - minutes * 60), rss_mb(proc.pid)))
             rss_end = rss_mb(proc.pid)
             elapsed = time.monotonic() - (deadline - minutes * 60)
             with lock:
@@ -254,8 +257,12 @@ def run(index_dir: Path, threads: int, minutes: float, use_gradio: bool, api_per
                 proc.wait()
         print(f"{threads} threads, {elapsed:.0f} s, {len(done)} requests ({len(done) / elapsed:.2f}/s)")
         print(format_summary(summarise(done)))
-        print(f"server RSS: start {rss_start:.0f} MB, end {rss_end:.0f} MB, peak {max(peak):.0f} MB, "
-              f"growth {rss_end - rss_start:+.0f} MB")
+        peak = max(r for _, r in trend)
+        print(f"server RSS: ready {rss_ready:.0f} MB, after warm-up (start) {rss_start:.0f} MB, end {rss_end:.0f} MB, "
+              f"peak {peak:.0f} MB, growth {rss_end - rss_start:+.0f} MB")
+        marks = [next(r for t, r in trend if t >= m * 60) for m in range(int(elapsed // 60) + 1)
+                 if any(t >= m * 60 for t, _ in trend)]
+        print("server RSS per minute (MB): " + " ".join(f"{r:.0f}" for r in marks))
         feedback = work / "feedback.jsonl"
         lines = len(feedback.read_text(encoding="utf-8").splitlines()) if feedback.exists() else 0
         print(f"feedback lines written: {lines}")
