@@ -161,3 +161,18 @@ def test_missing_and_empty_files_raise_dataset_error(tmp_path):
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="no cases"):
         _load(empty)
+
+
+def test_a_question_longer_than_the_answerer_accepts_is_a_line_numbered_problem(tmp_path):
+    """Issue 14 defect 8: a 5 MB question was scored as a refusal and bloated the report."""
+    path = _write(tmp_path, [_case(), _case(id="q2", question="问" * 501), _case(id="q3", question="问" * 500)])
+    with pytest.raises(DatasetError) as info:
+        _load(path)
+    assert info.value.problems == ["line 2: question has 501 characters; the answerer accepts at most 500"]
+
+
+def test_the_question_limit_follows_the_argument(tmp_path):
+    path = _write(tmp_path, [_case(question="问" * 40)])
+    assert len(load_dataset(path, source_texts=[SOURCE], titles=TITLES, max_question_chars=40)) == 1
+    with pytest.raises(DatasetError, match="line 1: question has 40 characters; the answerer accepts at most 39"):
+        load_dataset(path, source_texts=[SOURCE], titles=TITLES, max_question_chars=39)

@@ -26,6 +26,7 @@ REQUIRED_FIELDS: tuple[str, ...] = (
 )
 OPTIONAL_FIELDS: tuple[str, ...] = ("gold_section", "history", "notes", "source_id")  # source_id: a paraphrase's original
 _SHOW = 40  # characters of a quoted value shown in a problem message
+MAX_QUESTION_CHARS = 500  # the answerer's limit (Settings.max_question_chars default); longer is refused unscored
 
 
 def load_dataset(
@@ -34,6 +35,7 @@ def load_dataset(
     source_texts: Sequence[str],
     titles: Iterable[str],
     headings: Iterable[str] | None = None,
+    max_question_chars: int = MAX_QUESTION_CHARS,
 ) -> list[EvalCase]:
     """Read, validate and return the cases of `path`; raise `DatasetError` listing every problem."""
     path = Path(path)
@@ -46,7 +48,8 @@ def load_dataset(
     corpus = SourceMatcher(source_texts)
     title_keys = {title_key(t) for t in titles}
     heading_keys = None if headings is None else {title_key(h) for h in headings}
-    cases, problems = parse_lines(raw.splitlines(), corpus, title_keys, heading_keys)
+    cases, problems = parse_lines(raw.splitlines(), corpus, title_keys, heading_keys,
+                                  max_question_chars=max_question_chars)
     if not cases and not problems:
         problems.append(f"{path}: the dataset holds no cases")
     if problems:
@@ -84,6 +87,8 @@ def parse_lines(
     corpus: SourceMatcher,
     title_keys: set[str],
     heading_keys: set[str] | None,
+    *,
+    max_question_chars: int = MAX_QUESTION_CHARS,
 ) -> tuple[list[EvalCase], list[str]]:
     """Cases and problems ("line N: …") of the dataset lines; blank lines are skipped."""
     cases: list[EvalCase] = []
@@ -93,10 +98,10 @@ def parse_lines(
         if not line.strip():
             continue
         found: list[str] = []
-        case = _parse_case(line, lineno, corpus, title_keys, heading_keys, found)
+        case = _parse_case(line, lineno, corpus, title_keys, heading_keys, found, max_question_chars)
         if case is not None and case.id:
             if case.id in first_line_of:
-                found.append(f"duplicate id {case.id!r} (first used on line {first_line_of[case.id]})")
+                found.append(f"duplicate id {_brief(case.id)} (first used on line {first_line_of[case.id]})")
             else:
                 first_line_of[case.id] = lineno
         problems.extend(f"line {lineno}: {p}" for p in found)
@@ -112,11 +117,15 @@ def _parse_case(
     title_keys: set[str],
     heading_keys: set[str] | None,
     problems: list[str],
+    max_question_chars: int = MAX_QUESTION_CHARS,
 ) -> EvalCase | None:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         problems.append(f"invalid JSON ({exc.msg} at column {exc.colno})")
+        return None
+    except RecursionError:  # json.loads recurses per nesting level; ~1000 "[" would crash the load
+        problems.append("invalid JSON (nested too deeply)")
         return None
     if not isinstance(obj, dict):
         problems.append(f"expected a JSON object, got {type(obj).__name__}")
@@ -127,16 +136,18 @@ def _parse_case(
     unknown = sorted(set(obj) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
         valid = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-        problems.append(f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {valid}")
+        problems.append(f"unknown field(s) {', '.join(map(_brief, unknown))}; valid fields: {valid}")
 
     case_id = _text(obj, "id", problems, required=True)
     question = _text(obj, "question", problems, required=True)
+    if len(question) > max_question_chars:
+        problems.append(f"question has {len(question)} characters; the answerer accepts at most {max_question_chars}")
     qtype = _text(obj, "type", problems, required=True)
     if qtype and qtype not in QUESTION_TYPES:
-        problems.append(f"unknown type {qtype!r}; valid types: {', '.join(QUESTION_TYPES)}")
+        problems.append(f"unknown type {_brief(qtype)}; valid types: {', '.join(QUESTION_TYPES)}")
     answerable = obj.get("answerable")
     if "answerable" in obj and not isinstance(answerable, bool):
-        problems.append(f"field 'answerable' must be true or false, got {answerable!r}")
+        problems.append(f"field 'answerable' must be true or false, got {_brief(answerable)}")
         answerable = None
     answer = _text(obj, "answer", problems, required=False)
     gold_article = _titles(obj.get("gold_article"), "gold_article", problems, allow_null_items=False)
@@ -271,6 +282,12 @@ def _check_against_corpus(
 
 def _show(text: str) -> str:
     return repr(text if len(text) <= _SHOW else text[:_SHOW] + "…")
+
+
+def _brief(value: Any) -> str:
+    """repr() cut to about _SHOW characters, so a huge value never floods a problem list."""
+    text = repr(value)
+    return text if len(text) <= _SHOW + 2 else text[:_SHOW] + "…"
 
 
 def _kind(value: Any) -> str:
