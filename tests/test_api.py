@@ -207,3 +207,14 @@ def test_messages_become_question_and_history():
     assert (q, history) == ("c", [Turn("a", "b")])
     with pytest.raises(ApiError):
         parse_messages([{"role": "user", "content": "x"}] * 100)
+
+
+def test_keys_sharing_a_prefix_get_their_own_rate_limit_buckets():
+    from types import SimpleNamespace
+
+    from zhibu_qa.api import Api
+
+    api = Api(None, None, SimpleNamespace(), None, keys=("shared-prefix-key-1", "shared-prefix-key-2"))
+    first = api.authorise("Bearer shared-prefix-key-1", "10.0.0.1")
+    second = api.authorise("Bearer shared-prefix-key-2", "10.0.0.1")
+    assert first != second and "shared-prefix" not in first

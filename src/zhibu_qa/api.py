@@ -10,6 +10,7 @@ clients are served. Bodies are capped, clients rate-limited, errors in OpenAI's 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import threading
@@ -134,7 +135,8 @@ class Api:
             if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k) for k in self.keys):
                 raise ApiError(401, "invalid or missing API key: send Authorization: Bearer <key>",
                                code="invalid_api_key")
-            who = "key:" + token.strip()[:8]
+            # one bucket per key: a digest of the whole key (keys may share a prefix), never the key itself
+            who = "key:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
         elif is_loopback(client_host):
             who = "ip:" + client_host
         else:
