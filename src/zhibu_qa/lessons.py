@@ -81,7 +81,7 @@ def check_topic(topic: str) -> str:
         return check_question(topic, MAX_TOPIC_CHARS).strip("？?。 ")
     except InputError:
         if not (topic or "").strip("？?。!！ \t\n"):
-            raise InputError("备课主题为空：请输入要备课的主题，例如“为基层减负”。") from None
+            raise InputError("备课主题为空：请输入要备课的主题，例如“党员教育”。") from None
         raise InputError(f"备课主题过长（{len(topic)} 字），请控制在 {MAX_TOPIC_CHARS} 字以内。") from None
 
 
