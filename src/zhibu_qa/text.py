@@ -147,6 +147,17 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return out
 
 
+def pos_tags(text: str) -> list[tuple[str, str]]:
+    """(word, jieba part-of-speech flag) pairs of the normalised text.
+
+    Example: ("北京", "ns") in pos_tags("我去北京")
+    """
+    _jieba()
+    import jieba.posseg as pseg
+
+    return [(w.word, w.flag) for w in pseg.lcut(normalize(text))]
+
+
 def cut(text: str) -> list[str]:
     """jieba precise-mode words, lower-cased, without punctuation and stopwords.
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..text import cut, normalize, split_sentences, to_simplified
+from ..text import cut, normalize, pos_tags, split_sentences, to_simplified
 from ..types import Turn
 from .asktype import asked_types
 
@@ -95,15 +95,6 @@ def strip_injection(question: str) -> tuple[str, bool]:
     return (cleaned or question), flagged
 
 
-def _pos(text: str) -> list[tuple[str, str]]:
-    from ..text import _jieba
-
-    _jieba()
-    import jieba.posseg as pseg
-
-    return [(w.word, w.flag) for w in pseg.lcut(normalize(text))]
-
-
 def _merge_quoted(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """A quoted name is one noun, whatever jieba made of its parts."""
     out: list[tuple[str, str]] = []
@@ -126,7 +117,7 @@ def compare_subjects(question: str) -> tuple[str, str] | None:
 
     Example: compare_subjects("甲村和乙村各种了什么？") == ("甲村", "乙村")
     """
-    words = _merge_quoted(_pos(question))
+    words = _merge_quoted(pos_tags(question))
     for i, (word, flag) in enumerate(words):
         if flag == "c" and word in CONJUNCTIONS or (word in CONJUNCTIONS and flag in ("p", "c")):
             left, right = "", ""
@@ -186,7 +177,7 @@ def has_own_subject(question: str) -> bool:
 
     Example: has_own_subject("那座纪念馆在哪条路上？") and not has_own_subject("后来一共办了几场？")
     """
-    for word, flag in _merge_quoted(_pos(question)):
+    for word, flag in _merge_quoted(pos_tags(question)):
         if len(word) >= 2 and flag in SUBJECT_FLAGS and not ASKING_RE.search(word):
             return True
     return False
@@ -221,7 +212,7 @@ def entities(text: str) -> list[str]:
     """
     found = list(QUOTED_RE.findall(text))
     run = ""
-    for word, flag in _pos(QUOTED_RE.sub(" ", text)) + [("", "x")]:
+    for word, flag in pos_tags(QUOTED_RE.sub(" ", text)) + [("", "x")]:
         if flag in ("ns", "nt", "nr", "nz") or (run and flag in NOUNISH and word.endswith(PLACE_SUFFIXES)):
             run += word
             continue

@@ -7,6 +7,7 @@ a two-part question); a backend turns it into text deltas and finally one `Answe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,6 +35,14 @@ class AnswerRequest:
     scored: Scored
     sides: tuple[tuple[tuple[Hit, ...], Scored], ...] = ()  # compare: (hits, scores) per subject
     parts: tuple[Scored, ...] = ()  # a question asking two things: scores per part
+
+
+def pieces(text: str) -> list[str]:
+    """Answer text cut after each citation marker, to stream one cited group at a time.
+
+    Example: pieces("甲。[1]乙。[2]") == ["甲。[1]", "乙。[2]"]
+    """
+    return [p for p in re.split(r"(?<=\])", text) if p]
 
 
 class Answerer:

@@ -18,7 +18,7 @@ import numpy as np
 from ..types import Answer, Hit
 from .analysis import Query
 from .asktype import answer_shapes
-from .base import Answerer, AnswerRequest, Scored
+from .base import Answerer, AnswerRequest, Scored, pieces
 from .citing import compose
 from .features import Candidate, candidates
 
@@ -167,7 +167,7 @@ class ExtractiveAnswerer(Answerer):
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         answer = self.answer(request)
-        yield from (piece for piece in re.split(r"(?<=\])", answer.text) if piece)  # one cited group at a time
+        yield from pieces(answer.text)
         yield answer
 
     def answer(self, request: AnswerRequest) -> Answer:

@@ -12,21 +12,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..text import normalize
+from ..text import pos_tags
 from ..types import Hit
 from .asktype import ASK_PATTERNS
 
 NAME_FLAGS = ("nr", "nrfg", "nrt", "ns", "nt", "nz")
 _QUOTED_RE = re.compile(r"[“「『《\"]([^”」』》\"]{2,20})[”」』》\"]")
-
-
-def _pos(text: str) -> list[tuple[str, str]]:
-    from ..text import _jieba
-
-    _jieba()
-    import jieba.posseg as pseg
-
-    return [(w.word, w.flag) for w in pseg.lcut(normalize(text))]
 
 
 def _asking(word: str) -> bool:
@@ -67,7 +58,7 @@ def names_of(question: str) -> list[Name]:
     """Quoted terms, then runs of name words, of at least two CJK characters."""
     found = [Name(q, (q,), False) for q in _QUOTED_RE.findall(question) if not q.isascii()]
     run: list[tuple[str, str]] = []
-    for word, flag in _pos(_QUOTED_RE.sub("，", question)) + [("", "x")]:
+    for word, flag in pos_tags(_QUOTED_RE.sub("，", question)) + [("", "x")]:
         if _is_name_word(word, flag):
             run.append((word, flag))
             continue
@@ -75,11 +66,6 @@ def names_of(question: str) -> list[Name]:
             found.append(Name("".join(w for w, _ in run), tuple(w for w, _ in run), True))
         run = []
     return list({n.text: n for n in found}.values())
-
-
-def question_names(question: str) -> list[str]:
-    """Example: question_names("北京市水务局修了几座桥？") == ["北京市水务局"]"""
-    return [n.text for n in names_of(question)]
 
 
 def mentioned(name: str, corpus_has: Callable[[str], bool], parts: Sequence[str] = ()) -> bool:

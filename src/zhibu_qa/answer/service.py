@@ -8,7 +8,6 @@ built from exact source spans (`citing`), never from model text.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -18,7 +17,7 @@ from ..retrieval import Retriever
 from ..types import Answer, Filters, Hit, Turn
 from .analysis import Query, analyse, compare_subjects, question_parts
 from .answerability import Answerability, Evidence
-from .base import AnswerRequest, Scored
+from .base import AnswerRequest, Scored, pieces
 from .extractive import ExtractiveAnswerer, scored_from
 from .features import QuestionView
 from .generative import GenerativeAnswerer
@@ -41,11 +40,6 @@ def final_answer(events: Iterable[str | Answer]) -> Answer:
     if result is None:
         raise GenerationError("the answer stream ended without an answer")
     return result
-
-
-def pieces(text: str) -> list[str]:
-    """Answer text cut after each citation marker, to stream one cited group at a time."""
-    return [p for p in re.split(r"(?<=\])", text) if p]
 
 
 def judge(view: QuestionView, hits: Sequence[Hit], k: int, selector: Selector, answerability: Answerability,
