@@ -362,7 +362,7 @@ class Pipeline:
         from .answer import Answerability, LearnedSelector
 
         threshold = self.settings.refuse_threshold or None
-        return LearnedSelector.load(), Answerability.load(threshold=threshold)
+        return LearnedSelector.load(), Answerability.load(threshold=threshold).with_similarity(lambda: self.embedder)
 
     def service(self, mode: str | None = None):
         from .answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
