@@ -11,9 +11,11 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+import test_vector_indexes
 from conftest import CORPUS, MODEL_DIR, ROOT
 
 pytestmark = pytest.mark.integration
+pg_dsn = test_vector_indexes.pg_dsn  # the real PostgreSQL 18 + pgvector fixture
 
 NEW, OLD = "zbsh-2024-09b", "zbsh-2023-05a"
 SIGNS = "河东区共清理规范外部牌子多少块？"
@@ -164,3 +166,38 @@ def test_the_api_takes_a_filters_object(archive):
     assert r.status_code == 200, r.text
     message = r.json()["choices"][0]["message"]
     assert "96" in message["content"] and {c["issue_id"] for c in message["citations"]} == {OLD}
+
+
+def test_a_lesson_keeps_to_the_filtered_issue(archive):
+    r = cli(archive, "lesson", "清理规范牌子", "--issue", "2023-05a")
+    assert r.returncode == 0, r.stderr
+    sources = [ln for ln in r.stdout.splitlines() if "出处：" in ln]
+    assert sources and all("2023年第5期" in ln for ln in sources)
+    r = cli(archive, "lesson", "清理规范牌子")
+    assert r.returncode == 0 and "2024年第9期" in r.stdout
+
+
+def test_pgvector_applies_issue_and_date_filters_in_sql(tmp_path, pg_dsn):
+    from zhibu_qa.archive import IssueFilter, apply_issue_filter
+    from zhibu_qa.config import load_settings
+    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.pipeline import Pipeline
+    from zhibu_qa.types import Filters
+
+    older = tmp_path / "tianjin-zhibu-shenghuo-2023-05a.txt"
+    older.write_text(synthetic_issue(CORPUS.read_text(encoding="utf-8")), encoding="utf-8")
+    settings = load_settings(env={"ZHIBU_PG_DSN": pg_dsn}, index_dir=str(tmp_path / "index"), vector_index="pgvector",
+                             user_dict=str(ROOT / "corpus" / "userdict.txt"))
+    pipe = Pipeline(settings, embedder=HashingEmbedder(64))
+    pipe.ingest([older, CORPUS])
+    pipe.build_index()
+    try:
+        for filt, wanted in ((IssueFilter(issues=("2023年第5期",)), OLD),
+                             (IssueFilter.checked(date_from="2024-09", date_to="2024-09"), NEW)):
+            filters = apply_issue_filter(Filters(), filt, pipe.catalogue.issues)
+            rows, _ = pipe.index.vector_index.search(pipe.embedder.embed_queries([SIGNS])[0], 20, filters)
+            assert len(rows) and {pipe.index.chunks[r].issue_id for r in rows} == {wanted}
+            hits, _ = pipe.search(SIGNS, 5, "hybrid", filters)
+            assert hits and {h.chunk.issue_id for h in hits} == {wanted}
+    finally:
+        pipe.index.vector_index.close()

@@ -147,6 +147,8 @@ def lesson_markdown(lesson: Lesson) -> str:
         for q in point.quotes:
             lines.append(f"- “{md(''.join(q.quote.split()))}” [{q.n}]")
             lines.append(f"  - 出处：{md(_cite(q))}")
+            if q.time_note:  # "今年" in a quote means the year of its issue
+                lines.append(f"  - 时间：{md(q.time_note)}")
         lines.append("")
     if lesson.related:
         lines.append("## 延伸阅读")
