@@ -13,6 +13,7 @@ from zhibu_qa.archive import (
     collapse_recurring,
     content_key,
     date_bound,
+    issue_choices,
     spec_matches,
 )
 from zhibu_qa.errors import InputError
@@ -100,6 +101,9 @@ def test_a_filter_that_selects_no_issue_is_one_clear_error():
 
 def test_issues_sort_newest_first_and_documents_last():
     assert [i.id for i in by_recency(ISSUES.values())] == ["zbsh-2024-09b", "zbsh-2024-09a", "zbsh-2023-05a", "doc-1"]
+    choices = issue_choices(ISSUES)
+    assert choices[0] == ("天津支部生活 2024年第9期（下半月） · 2024-09-15", "zbsh-2024-09b")
+    assert choices[-1] == ("中国共产党章程", "doc-1")
 
 
 @pytest.mark.parametrize("question, named", [

@@ -141,6 +141,14 @@ def by_recency(issues: Iterable[Issue]) -> list[Issue]:
     return dated + [i for i in issues if not issue_date(i)]
 
 
+def issue_choices(issues: Mapping[str, Issue]) -> list[tuple[str, str]]:
+    """(label with date, issue id) pairs, newest first: the choices of an issue picker (UI, API docs).
+
+    Example: issue_choices({i.id: i}) == [("天津支部生活 2024年第9期（下半月） · 2024-09-15", "zbsh-2024-09b")]
+    """
+    return [(f"{i.label} · {issue_date(i)}" if issue_date(i) else i.label, i.id) for i in by_recency(issues.values())]
+
+
 def apply_issue_filter(filters: Filters, filt: IssueFilter, issues: Mapping[str, Issue]) -> Filters:
     """`filters` restricted to the issues `filt` selects; InputError when it selects none.
 
