@@ -157,7 +157,7 @@ def cmd_search(args) -> int:
         _out(search_json(args.query, mode, ms, hits))
         return 0
     for h in hits:
-        where = " · ".join(x for x in (h.meta.article_title, h.meta.column, h.meta.section) if x)
+        where = " · ".join(x for x in (h.meta.article_title, h.meta.column, h.meta.section, h.meta.issue) if x)
         print(f"[{h.rank}] {h.score:.4f}  {where}\n    {h.chunk.text[:120]}")
     print(f"({mode}, {ms:.1f} ms)")
     return 0
