@@ -192,3 +192,19 @@ def test_relative_times_are_resolved_against_the_issue_date():
     assert time_note("上月，目前", "2024-01-01") == "本期出版于2024年1月：文中“上月”指2023年12月；“目前”以出版时间为准"
     assert time_note("2023年4月的一天", "2024-09-15") == "" and time_note("今年", "") == ""
     assert annotate("今年4月、去年", "2024-09-15") == "今年（2024年）4月、去年（2023年）"
+
+
+def test_cli_and_ui_views_name_the_issue_and_explain_relative_times():
+    from zhibu_qa.formatting import citation_json, format_answer
+    from zhibu_qa.types import Answer, Citation
+    from zhibu_qa.views import answer_markdown
+
+    quote = "今年4月，又到了一年一度绩效考核评估的时间"
+    c = Citation(1, "c1", "a1", "群众评议", "特别关注", None, ("张婉妮",), "天津支部生活 2024年第9期（下半月）", quote,
+                 10, 10 + len(quote), "zbsh-2024-09b", "2024-09-15", time_note(quote, "2024-09-15"))
+    answer = Answer("问", quote + "[1]", False, None, (c,), (), (), "extractive")
+    text = format_answer(answer)
+    assert "群众评议 · 特别关注 · 张婉妮 · 天津支部生活 2024年第9期（下半月）" in text
+    assert "（本期出版于2024年9月：文中“今年”指2024年）" in text
+    md = answer_markdown({"question": "问", "answer": answer.text, "refused": False, "citations": [citation_json(c)]})
+    assert "2024年第9期" in md and "“今年”指2024年" in md
