@@ -81,6 +81,7 @@ def test_issue_filter_checks_its_values():
 def test_issue_names_match_by_id_year_number_and_half():
     target = ISSUES["zbsh-2024-09b"]
     assert all(spec_matches(s, target) for s in ("zbsh-2024-09b", "2024-09b", "2024年第9期", "2024-9", "下半月2024年第9期"))
+    assert spec_matches("2024-09-15", target) and not spec_matches("2024-09-01", target)
     assert not any(spec_matches(s, target) for s in ("2024-09a", "2023年第9期", "2024年第10期", "胡乱"))
 
 

@@ -115,6 +115,9 @@ def spec_matches(spec: str, issue: Issue) -> bool:
         return False
     if named.number is not None and named.number != issue.number:
         return False
+    if named.month is not None and named.day is not None and issue_date(issue) != date(
+            named.year, named.month, named.day).isoformat():  # "2024-09-15": the issue of that day
+        return False
     return named.half is None or named.half == issue.half
 
 
