@@ -123,13 +123,15 @@ class RecencyOrder:
         named = named_time(question)
         if named is None:
             return self._recency, RECENCY_BOOST
-        if named not in self._named:  # 2 ms over 1,000 issues; a reader asks about the same years again
+        weight = self._named.get(named)
+        if weight is None:  # 2 ms over 1,000 issues; readers ask about the same years again
             chosen = named_issues(named, self._issues)
+            weight = np.fromiter((1.0 if i in chosen else 0.0 for i in self._ids), dtype=np.float32,
+                                 count=len(self._ids))
             if len(self._named) > 1024:
                 self._named.clear()
-            self._named[named] = np.fromiter((1.0 if i in chosen else 0.0 for i in self._ids), dtype=np.float32,
-                                             count=len(self._ids))
-        return self._named[named], NAMED_BOOST
+            self._named[named] = weight
+        return weight, NAMED_BOOST
 
     def reorder(self, question: str, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(permutation of the candidates, boosted scores in that order); stable for equal scores.
