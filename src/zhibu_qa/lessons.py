@@ -15,7 +15,7 @@ from .answer.citing import make_citation
 from .answer.features import candidates, coverage, question_terms, term_weights
 from .errors import InputError, ZhibuError
 from .markup import neutralise_md
-from .types import Citation, Hit
+from .types import Citation, Filters, Hit
 
 MAX_POINTS = 6
 MAX_TOPIC_CHARS = 100  # the 备课 tab's text box limit
@@ -85,11 +85,12 @@ def check_topic(topic: str) -> str:
         raise InputError(f"备课主题过长（{len(topic)} 字），请控制在 {MAX_TOPIC_CHARS} 字以内。") from None
 
 
-def build_lesson(pipeline, topic: str, *, k: int = 40) -> Lesson:
-    """Outline for `topic` from the knowledge base; raises InputError when nothing relevant exists."""
+def build_lesson(pipeline, topic: str, *, k: int = 40, filters: Filters = Filters()) -> Lesson:
+    """Outline for `topic` from the knowledge base (only the issues, columns or articles `filters`
+    allow); raises InputError when nothing relevant exists."""
     topic = check_topic(topic)
     weights = term_weights(question_terms(topic))
-    hits = pipeline.retriever().retrieve(topic, k)
+    hits = pipeline.retriever().retrieve(topic, k, filters)
     # keep passages that are about the topic (its words in the text or the headings)
     relevant = [h for h in hits if coverage(_header(h) + "\n" + h.chunk.text, weights) >= RELEVANT_COVERAGE]
     if not relevant:
@@ -146,6 +147,8 @@ def lesson_markdown(lesson: Lesson) -> str:
         for q in point.quotes:
             lines.append(f"- “{md(''.join(q.quote.split()))}” [{q.n}]")
             lines.append(f"  - 出处：{md(_cite(q))}")
+            if q.time_note:  # "今年" in a quote means the year of its issue
+                lines.append(f"  - 时间：{md(q.time_note)}")
         lines.append("")
     if lesson.related:
         lines.append("## 延伸阅读")
