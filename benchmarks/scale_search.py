@@ -43,6 +43,25 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def low_rank(n: int, dim: int, seed: int, n_centres: int, rank: int = 48, iso: float = 0.5) -> np.ndarray:
+    """Clustered unit vectors whose spread lies mostly in a `rank`-dim subspace per cluster.
+
+    Text embeddings have a low intrinsic dimension: the MLE estimate (Levina & Bickel, k=20) over
+    the shipped issue's 482 m3e vectors is 7.1, about 6 for 482 of these, 137 for vector_indexes'
+    isotropic clusters (`clustered`).
+    """
+    centres_rng = np.random.default_rng(0)  # the same clusters for vectors and queries
+    centres = centres_rng.normal(size=(n_centres, dim)).astype(np.float32)
+    bases = centres_rng.normal(size=(n_centres, dim, rank)).astype(np.float32) / np.sqrt(rank)
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, n_centres, n)
+    x = centres[label] + iso * rng.normal(size=(n, dim)).astype(np.float32)
+    for c in np.unique(label):
+        rows = np.flatnonzero(label == c)
+        x[rows] += 0.8 * rng.normal(size=(len(rows), rank)).astype(np.float32) @ bases[c].T
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
 def exact_top10(vectors: np.ndarray, queries: np.ndarray) -> list[np.ndarray]:
     out = []
     for start in range(0, len(queries), 50):
@@ -103,8 +122,10 @@ def one_backend(args) -> dict:
     kind, n, dim = args.one, args.n, args.dim
     res: dict = {"backend": kind, "n": n, "dim": dim, "load1_start": load(), "rss_start_mb": rss_mb()[0]}
     centres = max(20, int(20 * (n / 1000) ** 0.5))
-    vectors = clustered(n, dim, 0, centres)
-    queries = clustered(args.queries, dim, 1, centres)
+    make = low_rank if args.generator == "low-rank" else clustered
+    vectors = make(n, dim, 0, centres)
+    queries = make(args.queries, dim, 1, centres)
+    res["generator"] = args.generator
     exact = exact_top10(vectors, queries)
     chunks, metas, tokens = synthetic_store(n)
     labels = RowLabels(tuple(c.issue_id for c in chunks), tuple(m.column for m in metas),
@@ -201,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--backends", default="flat,hnsw,pgvector")
+    ap.add_argument("--generator", choices=("clustered", "low-rank"), default="clustered",
+                    help="isotropic clusters (hard) or clusters spread in a 48-dim subspace (m3e-like)")
     ap.add_argument("--hnsw", default="32:200", help="FAISS M:efConstruction")
     ap.add_argument("--ef", default="64,128,256,512", help="FAISS efSearch sweep")
     ap.add_argument("--pg", default="16:64", help="pgvector m:ef_construction")

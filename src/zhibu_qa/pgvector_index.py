@@ -27,8 +27,9 @@ KEEP_VERSIONS = 3  # the current one, the previous (replicas may still read it) 
 PG_HNSW_M = 16  # pgvector's default
 PG_EF_CONSTRUCTION = 128  # with ef_search 512: recall@10 0.996 on 10k clustered 512-dim vectors; m 24 /
 # ef_construction 200 reached 0.991 at ef_search 256 but took 1.7x the build time (benchmarks/README.md)
-# the HNSW build is fast only while the graph fits in it: 300k x 512 dims need about 1.3 GB
-PG_MAINTENANCE_WORK_MEM = "512MB"
+# the HNSW build is fast only while the graph fits in it: 300k x 512 took 215-277 s with 2 GB, 956 s
+# with 512 MB (benchmarks/README.md); it is taken only while an index is built
+PG_MAINTENANCE_WORK_MEM = "2GB"
 _FILTER_COLUMNS = (("issue_ids", "issue_id"), ("columns", "column_name"), ("article_ids", "article_id"))
 _HINT = "set pg_dsn (or ZHIBU_PG_DSN), e.g. postgresql://user@/zhibu?host=/var/run/postgresql"
 
