@@ -79,6 +79,7 @@ class FaissVectorIndex(VectorIndex):
         self.kind = kind
         self.mask = mask
         self.ntotal = int(index.ntotal)
+        self.ef_search = HNSW_EF_SEARCH  # HNSW candidate list; benchmarks sweep it
 
     @property
     def vectors(self) -> np.ndarray:
@@ -103,7 +104,7 @@ class FaissVectorIndex(VectorIndex):
                 index = faiss.downcast_index(index.storage)
             n = min(n, int(mask.sum()))
         elif self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, n))
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, n))
         n = min(n, self.ntotal)
         if n <= 0:
             return _EMPTY
