@@ -1,7 +1,8 @@
 """The Gradio web app — the only module that imports gradio: tabs 问答, 文章, 备课, 评测.
 
-Lays out components, wires events to `ui_actions` (the 评测 tab lives in `ui_eval`, the named API
-endpoints /ask, /lesson, /feedback, /articles in `ui_endpoints`), and mounts the Blocks on the one
+Lays out components, wires events to `ui_actions` (the 问答 tab lives in `ui_chat`, the 文章 tab and
+the shareable page links in `ui_reader`, the 评测 tab in `ui_eval`, the named API endpoints /ask,
+/lesson, /feedback, /articles in `ui_endpoints`; `data/ui.js` routes in-page links), and mounts the Blocks on the one
 FastAPI server of `server.py`, next to the OpenAI-compatible API (`api.py`), on settings.host
 (127.0.0.1 by default) with system CJK fonts, no analytics and no external URLs. No retrieval or
 answering logic lives here; all text reaches the page through `views`, which escapes it.

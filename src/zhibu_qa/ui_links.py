@@ -21,6 +21,7 @@ FOLLOWUPS = 3
 # A heading is not a question; naming the article and the heading finds that section (measured
 # on the shipped issue: 35 of 36 headings answered from their own section with this wording)
 FOLLOWUP_TEMPLATE = "《{title}》中“{heading}”一节讲了什么？"
+QUOTED_HEADING = "《{title}》中「{heading}」一节讲了什么？"  # for a heading with quotation marks of its own
 _PUNCT = re.compile(r"[\s\"'“”‘’？?。.！!，,、；;：:]+")
 
 
@@ -107,7 +108,8 @@ def followup_questions(catalogue, answer: Mapping[str, Any], asked: Sequence[str
         for sec in art.sections:
             if not sec.heading or (article_id, sec.heading) in cited:
                 continue
-            q = FOLLOWUP_TEMPLATE.format(title=art.title, heading=sec.heading)
+            template = QUOTED_HEADING if re.search("[“”]", sec.heading) else FOLLOWUP_TEMPLATE
+            q = template.format(title=art.title, heading=sec.heading)
             if _plain(q) not in seen_q and len(q) <= MAX_LINK_QUESTION:
                 seen_q.add(_plain(q))
                 out.append(q)

@@ -13,13 +13,16 @@ from .ui_chat import COPY_URL_JS
 from .ui_links import Link, filter_rows, link_query, parse_link
 
 PRIVATE = {"api_visibility": "private"}
-# After a view changed: bring the highlighted quote (else the focused section or title) into view;
-# an article opened at its top also scrolls its own box back to the top
+# After a view changed: scroll the article's own box to the highlighted quote (else the focused
+# section, else its top), keeping the page (tabs, header) where it is unless the view is off screen
 SCROLL_JS = """() => { setTimeout(() => { const view = document.getElementById('zq-article-view');
   const el = document.getElementById('zq-target') || document.getElementById('zq-focus');
   if (!el || !view || !view.contains(el)) return;
-  const box = el.closest('.zq-article'); if (box && el.tagName === 'H2') box.scrollTop = 0;
-  el.scrollIntoView({block: el.id === 'zq-target' ? 'center' : 'start', behavior: 'instant'}); }, 300); }"""
+  const box = el.closest('.zq-article');
+  if (box) { const top = el.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    box.scrollTop = el.tagName === 'H2' ? 0 : (el.id === 'zq-target' ? top - box.clientHeight / 3 : top - 8); }
+  const r = view.getBoundingClientRect();
+  if (r.top < 0 || r.top > innerHeight * 0.6) view.scrollIntoView({block: 'start'}); }, 300); }"""
 # Keeps the address bar on the current view, so it can be copied and shared
 URL_JS = """(query) => { const want = query ? '?' + query : location.pathname;
   if (location.search !== (query ? '?' + query : '')) history.pushState(null, '', want); }"""

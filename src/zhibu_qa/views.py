@@ -89,7 +89,7 @@ def _attr(text: str, limit: int = 300) -> str:
 
 def cite_link(c: Mapping[str, Any], label: str, text: str) -> str:
     """An inline link to a citation's quote in the reader; hovering shows the label and the quote."""
-    return (f'<a class="zq-cite" data-n="{int(c["n"])}" href="{html.escape(citation_href(c))}" '
+    return (f'<a class="zq-cite" href="{html.escape(citation_href(c))}" '
             f'title="{_attr(label + "：" + (c.get("quote") or ""))}">{text}</a>')
 
 
