@@ -215,6 +215,9 @@ def test_a_follow_up_shows_how_it_was_understood_and_suggests_questions_that_ask
 def test_the_counter_warns_at_the_question_length_limit(browser, ui_server):
     By, _, _ = _ui()
     wait, box = _open(browser, ui_server.url)
+    browser.find_element(By.ID, "zq-regenerate").click()  # nothing to regenerate yet: said, nothing asked
+    wait.until(lambda d: "还没有可以重新生成的回答" in d.find_element(By.ID, "zq-chat-error").text)
+    assert "正在检索" not in _chat(browser)
     limit = ui_server.settings.max_question_chars
     box.send_keys("问" * 20)
     wait.until(lambda d: d.find_element(By.ID, "zq-count").text == f"20 / {limit}")
@@ -267,6 +270,7 @@ def test_stop_puts_the_question_back_and_regenerate_replaces_the_last_answer(bro
 
     box.clear()
     browser.find_element(By.ID, "zq-regenerate").click()  # the last answer again, not a new turn
+    assert "还没有" not in browser.find_element(By.ID, "zq-chat-error").text
     wait.until(lambda d: not _idle(d))
     wait.until(lambda d: _idle(d) and "169" in _chat(d))
     assert _chat(browser).count(HEDONG) == 1 and _chat(browser).count("引用来源") == 1
@@ -287,6 +291,12 @@ def test_editing_the_last_question_answers_the_edited_one(browser, ui_server):
     confirm.click()
     wait.until(lambda d: "022-23020102" in _chat(d) and _idle(d))
     assert HEDONG not in _chat(browser), "the edited question replaces the old turn"
+
+    undo = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#zq-chat button")
+                if b.get_attribute("aria-label") == "撤销")
+    undo.click()  # the turn is taken back and its question returns to the box
+    wait.until(lambda d: "022-23020102" not in _chat(d))
+    assert box.get_attribute("value") == "编辑部电话是多少？"
 
 
 def test_gradio_own_strings_are_chinese_in_an_english_browser(english_browser, ui_server):

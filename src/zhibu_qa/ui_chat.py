@@ -98,6 +98,9 @@ def wire_chat(gr, c: SimpleNamespace, conv, turn_state, link, reader, pipeline, 
     def run(job, conversation_now, *values):
         """Answer job["q"] after job["base"], streaming; `conversation_now` is shown again on errors."""
         q, base = job.get("q", ""), job.get("base", [])
+        if job.get("error"):
+            yield {c.error: views.error_html(job["error"]), c.stop: gr.Button(visible=False)}
+            return
         try:
             startup.check()
             check_question(q, settings.max_question_chars)
@@ -137,8 +140,8 @@ def wire_chat(gr, c: SimpleNamespace, conv, turn_state, link, reader, pipeline, 
     quick = dict(queue=False, **PRIVATE)
     runs = []
 
-    def then_run(event):
-        runs.append(event.then(run, [c.pending, conv, *c.options], out, **run_kw))
+    def then_run(event):  # only when the first step succeeded: a failed one must not re-ask an old job
+        runs.append(event.success(run, [c.pending, conv, *c.options], out, **run_kw))
 
     def ask_box(q, conversation):
         return {"q": q, "base": conversation}
@@ -150,9 +153,11 @@ def wire_chat(gr, c: SimpleNamespace, conv, turn_state, link, reader, pipeline, 
     for button in c.follow:
         then_run(button.click(ask_box, [button, conv], c.pending, **quick))
 
+    nothing = {"error": "还没有可以重新生成的回答，请先提问。"}
+
     def regenerate(conversation):
         if not conversation:
-            raise gr.Error("还没有可以重新生成的回答。", print_exception=False)
+            return nothing
         return {"q": conversation[-1]["question"], "base": conversation[:-1]}
 
     then_run(c.regenerate.click(regenerate, conv, c.pending, **quick))
@@ -160,7 +165,7 @@ def wire_chat(gr, c: SimpleNamespace, conv, turn_state, link, reader, pipeline, 
     def retry(conversation, evt: gr.RetryData):
         turn = min(event_index(evt) // 2, len(conversation) - 1)
         if turn < 0:
-            raise gr.Error("还没有可以重新生成的回答。", print_exception=False)
+            return nothing
         return {"q": conversation[turn]["question"], "base": conversation[:turn]}
 
     then_run(c.chatbot.retry(retry, conv, c.pending, **quick))
