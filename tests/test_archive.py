@@ -209,3 +209,24 @@ def test_cli_and_ui_views_name_the_issue_and_explain_relative_times():
     assert "（本期出版于2024年9月：文中“今年”指2024年）" in text
     md = answer_markdown({"question": "问", "answer": answer.text, "refused": False, "citations": [citation_json(c)]})
     assert "2024年第9期" in md and "“今年”指2024年" in md
+
+
+def test_ui_options_carry_issue_and_date_filters_resolved_against_the_catalogue():
+    from types import SimpleNamespace
+
+    from zhibu_qa.ui_actions import AskOptions
+
+    catalogue = SimpleNamespace(issues={"zbsh-2024-09b": issue("zbsh-2024-09b", 2024, 9, "b", 15),
+                                        "zbsh-2023-05a": issue("zbsh-2023-05a", 2023, 5, "a", 1)})
+    opts = AskOptions.checked("extractive", 5, "hybrid", ["特别关注"], None, ["zbsh-2023-05a"], "", "")
+    assert opts.filters_in(catalogue) == Filters(("zbsh-2023-05a",), ("特别关注",))
+    by_date = AskOptions.checked("extractive", 5, "hybrid", None, None, None, " 2024 ", "2024-12")
+    assert by_date.filters_in(catalogue).issue_ids == ("zbsh-2024-09b",)
+    assert AskOptions.checked("extractive", 5, "hybrid").filters_in(catalogue) == Filters()
+    assert by_date.as_dict()["date_from"] == "2024-01-01"
+    with pytest.raises(InputError):
+        AskOptions.checked("extractive", 5, "hybrid", None, None, None, "2025", "2024")  # from after to
+    with pytest.raises(InputError):
+        AskOptions.checked("extractive", 5, "hybrid", None, None, None, "下周", None)
+    with pytest.raises(InputError):  # a range no issue falls in
+        AskOptions.checked("extractive", 5, "hybrid", None, None, None, "2020", "2021").filters_in(catalogue)

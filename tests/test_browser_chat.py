@@ -93,7 +93,12 @@ def _chat(driver) -> str:
 def _idle(driver) -> bool:
     """No answer is being generated (the stop button is shown only while one is)."""
     By, _, _ = _ui()
-    return not [e for e in driver.find_elements(By.ID, "zq-stop") if e.is_displayed()]
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        return not [e for e in driver.find_elements(By.ID, "zq-stop") if e.is_displayed()]
+    except StaleElementReferenceException:  # re-rendered between finding and asking: look again
+        return False
 
 
 def _ask(driver, wait, box, question: str, expect: str) -> None:

@@ -70,6 +70,11 @@ def test_follow_ups_come_from_the_cited_articles_other_headings():
                     "《乙文》中“四、别的”一节讲了什么？"]
     assert followup_questions(cat, answer, asked=[asks[0]])[0] == asks[1]  # not one already asked
     assert followup_questions(cat, {**answer, "refused": True}) == []
+    # only questions the knowledge base answers are offered, and only so many are tried
+    checked = []
+    kept = followup_questions(cat, answer, answers=lambda q: checked.append(q) or "合力" not in q)
+    assert kept == asks[1:] and checked == asks
+    assert followup_questions(cat, answer, answers=lambda q: False, tries=2) == []
 
 
 def test_suggested_titles_map_to_article_ids_and_rows_filter_by_every_word():

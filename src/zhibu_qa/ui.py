@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 from . import ui_actions as actions
 from . import views
+from .archive import issue_choices
 from .config import Settings
 from .errors import ZhibuError
 from .feedback import RecentAnswers
@@ -113,17 +114,18 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
             the 资料库 tab, then stop polling."""
             admin = is_admin(settings, getattr(request, "username", None))
             if startup.state == "error":
-                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 7)
+                return (startup.error_panel(), gr.Timer(active=False), *[gr.skip()] * 8)
             if not startup.ready:
-                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 8)
+                return (views.status_html("preparing", startup.message, startup.elapsed), *[gr.skip()] * 9)
             arts = actions.article_choices(pipeline)
             rows, picks = library.listing() if admin else (gr.skip(), gr.skip())
             return ("", gr.Timer(active=False), actions.catalogue_table(pipeline), gr.update(choices=arts),
                     gr.update(choices=actions.column_choices(pipeline)), gr.update(choices=arts),
-                    gr.Tab(visible=admin), rows, picks)
+                    gr.Tab(visible=admin), rows, picks,
+                    gr.update(choices=issue_choices(pipeline.catalogue.issues)))
 
         filled = [status, timer, reader.table, reader.picker, chat.columns, chat.articles, library_page,
-                  library.table, library.pick]
+                  library.table, library.pick, chat.issues]
         demo.load(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         wire_chat(gr, chat, conv, turn_state, link, reader, pipeline, settings, startup)
@@ -131,7 +133,7 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
         _wire_lesson(gr, lesson, pipeline, startup, work_dir)
         wire_eval(gr, evaluation, pipeline, startup, work_dir)
         wire_library(gr, library, pipeline, settings, startup, [reader.table, reader.picker, chat.columns,
-                                                                chat.articles])
+                                                                chat.articles, chat.issues])
         add_endpoints(gr, pipeline, settings, startup, answers)
     return demo
 

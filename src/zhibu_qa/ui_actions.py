@@ -15,10 +15,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .archive import IssueFilter, apply_issue_filter
 from .config import Settings
 from .errors import ConfigError, InputError, ZhibuError
 from .formatting import answer_json, article_rows
@@ -147,9 +148,11 @@ class AskOptions:
     mode: str = "hybrid"
     columns: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
+    issues: IssueFilter = IssueFilter()  # issue ids and a publication date range
 
     @classmethod
-    def checked(cls, backend: Any, k: Any, mode: Any, columns: Any = None, article_ids: Any = None) -> AskOptions:
+    def checked(cls, backend: Any, k: Any, mode: Any, columns: Any = None, article_ids: Any = None,
+                issues: Any = None, date_from: Any = None, date_to: Any = None) -> AskOptions:
         """Options from a request, each checked against what the UI offers; else an InputError.
 
         Example: AskOptions.checked("extractive", 5, "naive") raises InputError
@@ -162,14 +165,23 @@ class AskOptions:
             k = int(k)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise InputError(f"参考段落数必须是 1 到 {MAX_K} 之间的整数，收到的是 {str(k)[:40]!r}。")
-        return cls(backend, k, mode, _texts(columns, "栏目"), _texts(article_ids, "文章"))
+        dates = [d.strip() if isinstance(d, str) else d for d in (date_from, date_to)]
+        return cls(backend, k, mode, _texts(columns, "栏目"), _texts(article_ids, "文章"),
+                   IssueFilter.checked(_texts(issues, "期次"), None, *dates))
 
     @property
     def filters(self) -> Filters:
         return Filters(columns=self.columns, article_ids=self.article_ids)
 
+    def filters_in(self, catalogue) -> Filters:
+        """The search filters, the issue part resolved against the catalogue's issues."""
+        return apply_issue_filter(self.filters, self.issues, catalogue.issues)
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "columns": list(self.columns), "article_ids": list(self.article_ids)}
+        i = self.issues
+        return {"backend": self.backend, "k": self.k, "mode": self.mode, "columns": list(self.columns),
+                "article_ids": list(self.article_ids), "issues": list(i.issues), "date_from": i.date_from,
+                "date_to": i.date_to}
 
 
 def plain_answer(answer: dict) -> str:
@@ -206,7 +218,7 @@ def stream_answer(pipeline, question: str, conversation: Sequence[Mapping[str, A
     """Yields the answer text so far after each delta, then the final answer JSON dict."""
     text = ""
     for event in pipeline.stream(question, history_of(conversation), backend=opts.backend, k=opts.k,
-                                 mode=opts.mode, filters=opts.filters):
+                                 mode=opts.mode, filters=opts.filters_in(pipeline.catalogue)):
         if isinstance(event, Answer):
             yield answer_json(event)
         else:
@@ -232,7 +244,7 @@ def answer_once(pipeline, question: str, history: Sequence[Turn], opts: AskOptio
     """The finished answer (formatting.answer_json) to a question after earlier turns."""
     turns = list(history)
     return answer_json(pipeline.ask(question, turns, backend=opts.backend, k=opts.k, mode=opts.mode,
-                                    filters=opts.filters))
+                                    filters=opts.filters_in(pipeline.catalogue)))
 
 
 def source_of(pipeline, citation: Mapping[str, Any]) -> str:

@@ -73,7 +73,13 @@ def chat_tab(gr, settings: Settings) -> SimpleNamespace:
         with gr.Column(scale=2) as side:  # more filter or settings panels go here
             with gr.Accordion("检索到的段落", open=True):
                 hits = gr.HTML(views.hits_html([]), elem_id="zq-hits")
-            with gr.Accordion("筛选范围（栏目 / 文章）", open=False):
+            with gr.Accordion("筛选范围（期次 / 出版日期 / 栏目 / 文章）", open=False):
+                issues = gr.Dropdown(label="期次", multiselect=True, choices=[], elem_id="zq-issues")
+                with gr.Row():
+                    date_from = gr.Textbox(label="出版日期从", placeholder="如 2024 或 2024-09", max_lines=1,
+                                           max_length=20, elem_id="zq-date-from")
+                    date_to = gr.Textbox(label="到", placeholder="如 2024-12-31", max_lines=1, max_length=20,
+                                         elem_id="zq-date-to")
                 columns = gr.Dropdown(label="栏目", multiselect=True, choices=[])
                 articles = gr.Dropdown(label="文章", multiselect=True, choices=[])
             with gr.Accordion("回答设置", open=False):
@@ -83,7 +89,8 @@ def chat_tab(gr, settings: Settings) -> SimpleNamespace:
     pending = gr.State({})  # {"q", "base"} of the question being answered
     scope = locals()
     ns = SimpleNamespace(**{n: v for n, v in scope.items() if n not in ("gr", "settings", "scope")})
-    ns.options = [backend, k, mode, columns, articles]  # AskOptions.checked's arguments, in order
+    # AskOptions.checked's arguments, in order
+    ns.options = [backend, k, mode, columns, articles, issues, date_from, date_to]
     return ns
 
 
@@ -127,7 +134,9 @@ def wire_chat(gr, c: SimpleNamespace, conv, turn_state, link, reader, pipeline, 
                  "suggested": suggested_articles(pipeline.catalogue, final.get("suggestions") or ())}
         conversation = [*base, entry]
         turn = len(conversation) - 1
-        asks = followup_questions(pipeline.catalogue, final, [t["question"] for t in conversation])
+        filters = opts.filters_in(pipeline.catalogue)
+        asks = followup_questions(pipeline.catalogue, final, [t["question"] for t in conversation], answers=lambda s: (
+            not pipeline.ask(s, backend="extractive", k=opts.k, mode=opts.mode, filters=filters).refused))
         yield {c.chatbot: views.chat_messages(conversation), conv: conversation, turn_state: turn,
                c.cite: cite_choices(conversation, turn), c.passage: "", c.goto: gr.update(interactive=False),
                c.hits: views.hits_html(final["hits"]), c.answer_text: actions.plain_answer(final),

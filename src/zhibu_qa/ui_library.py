@@ -90,11 +90,13 @@ def wire_library(gr, lib: SimpleNamespace, pipeline, settings: Settings, startup
         return views.ingest_report_html(parsed) + note, str(path), gr.update(interactive=True), ""
 
     def after_change(message: str):
+        from .archive import issue_choices
         from .ui_actions import article_choices, catalogue_table, column_choices
 
         arts = article_choices(pipeline)
         return (message, *listing(), catalogue_table(pipeline), gr.update(choices=arts),
-                gr.update(choices=column_choices(pipeline)), gr.update(choices=arts))
+                gr.update(choices=column_choices(pipeline)), gr.update(choices=arts),
+                gr.update(choices=issue_choices(pipeline.catalogue.issues)))
 
     def rebuild(progress) -> str:
         progress(0, desc="正在更新检索索引")
@@ -102,7 +104,7 @@ def wire_library(gr, lib: SimpleNamespace, pipeline, settings: Settings, startup
         pipeline.warm_up()
         return f"索引已更新：共 {stats.n_chunks} 段，新嵌入 {stats.n_embedded} 段，复用 {stats.n_reused} 段。"
 
-    skip = [gr.skip()] * 7
+    skip = [gr.skip()] * 8
 
     def confirm(pending, request: gr.Request, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         try:
@@ -131,7 +133,7 @@ def wire_library(gr, lib: SimpleNamespace, pipeline, settings: Settings, startup
             pipeline.remove(issue_id)
             message = f"已删除 {issue_id}。" + rebuild(progress)
         except ZhibuError as exc:
-            return views.exception_html(exc), *skip[:6]
+            return views.exception_html(exc), *skip[:7]
         return after_change(views.esc(message))
 
     tail = [lib.table, lib.pick, *refreshed]

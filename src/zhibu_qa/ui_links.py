@@ -10,7 +10,7 @@ error); `link_query` writes one. Also: follow-up questions from cited articles' 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -91,9 +91,12 @@ def understood_as(answer: Mapping[str, Any], had_history: bool) -> str:
 
 
 def followup_questions(catalogue, answer: Mapping[str, Any], asked: Sequence[str] = (),
-                       limit: int = FOLLOWUPS) -> list[str]:
+                       limit: int = FOLLOWUPS, answers: Callable[[str], bool] = lambda q: True,
+                       tries: int = 2 * FOLLOWUPS) -> list[str]:
     """Up to `limit` questions on the other headed sections of the cited articles (then the
-    retrieved ones), skipping the sections already cited and questions already asked."""
+    retrieved ones), skipping the sections already cited and questions already asked. Only
+    questions `answers` accepts are offered (of at most `tries` checked): a suggestion the
+    knowledge base then refuses would waste the reader's click."""
     if answer.get("refused"):
         return []
     cited = {(c["article_id"], c.get("section")) for c in answer.get("citations") or ()}
@@ -110,10 +113,12 @@ def followup_questions(catalogue, answer: Mapping[str, Any], asked: Sequence[str
                 continue
             template = QUOTED_HEADING if re.search("[“”]", sec.heading) else FOLLOWUP_TEMPLATE
             q = template.format(title=art.title, heading=sec.heading)
-            if _plain(q) not in seen_q and len(q) <= MAX_LINK_QUESTION:
+            if _plain(q) not in seen_q and len(q) <= MAX_LINK_QUESTION and tries > 0:
                 seen_q.add(_plain(q))
-                out.append(q)
-            if len(out) >= limit:
+                tries -= 1
+                if answers(q):
+                    out.append(q)
+            if len(out) >= limit or tries <= 0:
                 return out
         if out and article_id not in {c["article_id"] for c in answer.get("citations") or ()}:
             break  # one retrieved article's headings are enough once the cited ones ran out
