@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import resource
@@ -24,6 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reporting import finish  # noqa: E402
+
 SHIPPED = ROOT / "corpus" / "tianjin-zhibu-shenghuo-2024-09b.txt"
 # phase -> (file suffix, function name) whose cumulative time the phase is
 PHASES = {
@@ -120,11 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nprofiled in-process build: {report['profile']['total_s']:.1f} s (cProfile adds overhead)")
         for phase, secs in report["profile"]["phases"].items():
             print(f"  {phase:<28}{secs:7.2f} s")
-    report["load_after"] = os.getloadavg()
-    print(f"load average after: {report['load_after']}")
-    if args.out:
-        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
+    return finish(report, args.out)
 
 
 if __name__ == "__main__":

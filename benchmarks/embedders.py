@@ -30,6 +30,9 @@ from zhibu_qa.embedders import EMBEDDING_BACKENDS, Embedder, make_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reporting import finish  # noqa: E402
+
 SHIPPED = ROOT / "corpus" / "tianjin-zhibu-shenghuo-2024-09b.txt"
 DATASET = ROOT / "eval" / "dataset.jsonl"
 TEST_EVERY, TEST_AT = 5, 4  # the test part: positions i with i % 5 == 4 (the lead's split)
@@ -223,10 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sweeps:
         print("\nsweeps (256 shipped chunks):")
         report["sweeps"] = sweeps(settings, texts)
-    print(f"load average after: {report['load_after']}")
-    if args.out:
-        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
+    return finish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reporting import finish  # noqa: E402
+
 DATASET = ROOT / "eval" / "dataset.jsonl"
 RANKS = {"ts_rank": "ts_rank(tsv, q)", "ts_rank_cd": "ts_rank_cd(tsv, q)"}
 
@@ -178,11 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  speed ({args.n}): {json.dumps(report['speed_synthetic'])}", flush=True)
         conn.close()
         server.cleanup()
-    report["load_after"] = os.getloadavg()
-    print(f"load average after: {report['load_after']}")
-    if args.out:
-        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
+    return finish(report, args.out)
 
 
 if __name__ == "__main__":

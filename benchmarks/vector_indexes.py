@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    from reporting import finish
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000")
     ap.add_argument("--dim", type=int, default=512)
@@ -158,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shipped {r['backend']:<9} hybrid p50 {r['hybrid']['p50_ms']:.1f} p95 {r['hybrid']['p95_ms']:.1f} ms; "
               f"filtered p50 {r['hybrid_filtered']['p50_ms']:.1f} p95 {r['hybrid_filtered']['p95_ms']:.1f} ms; "
               f"dense R@10 {r['dense_recall@10']:.3f}")
-    report["load_after"] = os.getloadavg()
-    print(f"load average after: {report['load_after']}")
-    if args.out:
-        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
+    return finish(report, args.out)
 
 
 if __name__ == "__main__":
