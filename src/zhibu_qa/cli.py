@@ -238,6 +238,8 @@ def cmd_lesson(args) -> int:
     if args.out:
         write_lesson(lesson, Path(args.out))
         print(f"wrote {args.out}")
+        if lesson.warning:
+            print(f"zhibu-qa: 注意：{lesson.warning}", file=sys.stderr)
     else:
         from .lessons import lesson_markdown
 

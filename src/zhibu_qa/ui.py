@@ -1,7 +1,7 @@
 """The Gradio web app — the only module that imports gradio: tabs 问答, 文章, 备课, 评测.
 
-Lays out components, wires events to `ui_actions` (the 评测 tab lives in `ui_eval`, the named API
-endpoints /ask, /lesson, /feedback, /articles in `ui_endpoints`), and mounts the Blocks on the one
+Lays out components, wires events to `ui_actions` (the 评测 tab lives in `ui_eval`, 备课 in `ui_lesson`,
+the named API endpoints /ask, /lesson, /feedback, /articles in `ui_endpoints`), and mounts the Blocks on the one
 FastAPI server of `server.py`, next to the OpenAI-compatible API (`api.py`), on settings.host
 (127.0.0.1 by default) with system CJK fonts, no analytics and no external URLs. No retrieval or
 answering logic lives here; all text reaches the page through `views`, which escapes it.
@@ -22,13 +22,13 @@ from .errors import ZhibuError
 from .feedback import MAX_COMMENT_CHARS, RecentAnswers
 from .ui_endpoints import add_endpoints
 from .ui_eval import BUILTIN_DATASET, eval_tab, wire_eval
+from .ui_lesson import lesson_tab, wire_lesson
 from .ui_library import is_admin, library_tab, wire_library
 
 __all__ = ["BUILTIN_DATASET", "build_app", "create_app", "launch", "serve"]
 
 EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
             "东丽区是怎么减负的？")
-LESSON_EXAMPLES = ("为基层减负", "党务公开", "“四强”党支部建设")
 BACKENDS = [("摘录式（本地，无需联网）", "extractive"), ("大模型（OpenAI 兼容接口）", "openai")]
 MODES = [("混合检索（推荐）", "hybrid"), ("向量检索", "dense"), ("关键词检索（BM25）", "bm25")]
 FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
@@ -113,19 +113,6 @@ def _reader_tab(gr) -> SimpleNamespace:
             picker = gr.Dropdown(label="打开文章", choices=[], elem_id="zq-picker")
             article = gr.HTML('<p class="zq-muted">在左侧表格或上方列表中选择一篇文章。</p>', elem_id="zq-article-view")
     return SimpleNamespace(table=table, picker=picker, article=article)
-
-
-def _lesson_tab(gr) -> SimpleNamespace:
-    topic = gr.Textbox(label="备课主题", placeholder="例如：为基层减负、党务公开", max_length=100, elem_id="zq-topic")
-    examples = gr.Dataset(components=[topic], samples=[[t] for t in LESSON_EXAMPLES], label="示例主题")
-    make = gr.Button("生成备课提纲", variant="primary", elem_id="zq-make-lesson")
-    error = gr.HTML()
-    with gr.Row():
-        md_file = gr.DownloadButton("下载 Markdown", visible=False, size="sm", elem_id="zq-lesson-md")
-        docx_file = gr.DownloadButton("下载 Word（.docx）", visible=False, size="sm", elem_id="zq-lesson-docx")
-    outline = gr.Markdown(elem_id="zq-outline")
-    scope = locals()
-    return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
 
 
 # ---- events --------------------------------------------------------------------------------------
@@ -234,23 +221,6 @@ def _wire_reader(gr, r: SimpleNamespace, pipeline) -> None:
                    **PRIVATE)
 
 
-def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
-    def make_lesson(topic):
-        hidden = gr.DownloadButton(visible=False)
-        try:
-            startup.check()
-            markdown, md, docx = actions.lesson_export(pipeline, topic, work_dir)
-        except ZhibuError as exc:
-            return views.exception_html(exc), "", hidden, hidden
-        return ("", markdown, gr.DownloadButton(value=str(md), visible=True),
-                gr.DownloadButton(value=str(docx), visible=True))
-
-    out = [ls.error, ls.outline, ls.md_file, ls.docx_file]
-    ls.make.click(make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
-    ls.examples.click(lambda s: s[0], ls.examples, ls.topic, queue=False, **PRIVATE).then(
-        make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
-
-
 def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: Path,
               answers: RecentAnswers | None = None):
     """The Blocks app; `startup` says when `pipeline` is ready; downloads are written under `work_dir`;
@@ -268,7 +238,7 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
             with gr.Tab("文章", id="reader"):
                 reader = _reader_tab(gr)
             with gr.Tab("备课", id="lesson"):
-                lesson = _lesson_tab(gr)
+                lesson = lesson_tab(gr)
             with gr.Tab("评测", id="eval"):
                 evaluation = eval_tab(gr)
             with gr.Tab("资料库", id="library", visible=not settings.auth_user) as library_page:
@@ -294,7 +264,7 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
         timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         _wire_chat(gr, chat, conv, turn_state, tabs, reader, pipeline, settings, startup)
         _wire_reader(gr, reader, pipeline)
-        _wire_lesson(gr, lesson, pipeline, startup, work_dir)
+        wire_lesson(gr, lesson, pipeline, startup, work_dir)
         wire_eval(gr, evaluation, pipeline, startup, work_dir)
         wire_library(gr, library, pipeline, settings, startup, [reader.table, reader.picker, chat.columns,
                                                                 chat.articles])
