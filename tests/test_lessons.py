@@ -270,3 +270,17 @@ def test_quotes_from_a_pdf_carry_no_headers_page_numbers_or_broken_joins(tmp_pat
         assert "天津支部生活" not in text and not any(ch.isdigit() for ch in text), text
         assert text in sentences, text  # exactly one sentence of the article, whole and unbroken
     assert PDF_PARAGRAPHS[2] in texts
+
+
+def test_round_robin_lets_every_article_speak_before_any_speaks_twice():
+    from types import SimpleNamespace
+
+    from zhibu_qa.lessons import round_robin
+
+    def group(article: str) -> list:
+        return [SimpleNamespace(chunk=SimpleNamespace(article_id=article))]
+
+    numbered = list(enumerate([group("A"), group("A"), group("A"), group("B"), group("C"), group("B")]))
+    order = [i for i, _ in round_robin(numbered, 10)]
+    assert order == [0, 3, 4, 1, 5, 2]
+    assert [i for i, _ in round_robin(numbered, 2)] == [0, 3]

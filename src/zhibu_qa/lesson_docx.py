@@ -25,7 +25,8 @@ HEADING_STYLES = ("Title", "Heading 1", "Heading 2")
 
 
 def _set_fonts(rpr, east_asia: str) -> None:
-    """Explicit Latin and East Asian fonts and languages on run properties (theme references removed)."""
+    """Explicit Latin and East Asian fonts and the East Asian language on run properties (theme
+    font references removed: they would win over the names)."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
@@ -47,8 +48,7 @@ def _set_fonts(rpr, east_asia: str) -> None:
             later[0].addprevious(lang)  # the schema's element order
         else:
             rpr.append(lang)
-    lang.set(qn("w:val"), LANGUAGE)
-    lang.set(qn("w:eastAsia"), LANGUAGE)
+    lang.set(qn("w:eastAsia"), LANGUAGE)  # w:val (Latin text) keeps the template's en-US
 
 
 def _field(paragraph, instruction: str) -> None:
@@ -98,10 +98,13 @@ def _styles(doc) -> None:
     for name in BODY_STYLES:
         _set_fonts(doc.styles[name].element.get_or_add_rPr(), BODY_FONT)
     doc.styles["Normal"].font.size = Pt(12)  # 小四
+    names = [s.name for s in doc.styles]
     for name in HEADING_STYLES:
-        style = doc.styles[name]
-        _set_fonts(style.element.get_or_add_rPr(), HEADING_FONT)
-        style.font.color.rgb = RGBColor(0, 0, 0)  # printed handouts: no theme blue
+        for style_name in (name, f"{name} Char"):  # the paragraph style and its linked character style
+            if style_name in names:
+                style = doc.styles[style_name]
+                _set_fonts(style.element.get_or_add_rPr(), HEADING_FONT)
+                style.font.color.rgb = RGBColor(0, 0, 0)  # printed handouts: no theme blue
     doc.styles["Title"].font.size = Pt(22)  # 二号
     doc.styles["Heading 1"].font.size = Pt(15)
 

@@ -95,17 +95,17 @@ def group_hits(hits: list[Hit]) -> list[list[Hit]]:
     return list(groups.values())
 
 
-def round_robin(groups: list[list[Hit]], limit: int) -> list[list[Hit]]:
-    """Up to `limit` groups taken in turn from each article (articles in order of their best group),
-    so every relevant article speaks before any speaks twice.
+def round_robin(groups: list[tuple[int, list[Hit]]], limit: int) -> list[tuple[int, list[Hit]]]:
+    """Up to `limit` numbered groups taken in turn from each article (articles in order of their
+    best group), so every relevant article speaks before any speaks twice.
 
     Example: groups of articles A, A, B (in rank order) come back as A, B, A.
     """
-    per_article: dict[str, list[list[Hit]]] = {}
+    per_article: dict[str, list[tuple[int, list[Hit]]]] = {}
     for g in groups:
-        per_article.setdefault(g[0].chunk.article_id, []).append(g)
+        per_article.setdefault(g[1][0].chunk.article_id, []).append(g)
     queues = list(per_article.values())
-    out: list[list[Hit]] = []
+    out: list[tuple[int, list[Hit]]] = []
     depth = 0
     while len(out) < limit and any(depth < len(q) for q in queues):
         out += [q[depth] for q in queues if depth < len(q)][:limit - len(out)]
@@ -141,20 +141,14 @@ def build_lesson(pipeline, topic: str, *, k: int = 40, today: dt.date | None = N
     relevant = [h for h in hits if coverage(_header(h) + "\n" + h.chunk.text, weights) >= RELEVANT_COVERAGE]
     if not relevant:
         raise InputError(f"知识库中没有与“{topic}”相关的内容。")
-    cleaners: dict[str, QuoteCleaner] = {}
-    taken: list[tuple[str, int, int]] = []  # (issue, start, end) of quotes already used
-    points: list[tuple[int, LessonPoint]] = []
+    cleaners = {i: QuoteCleaner(pipeline.source_for(i)) for i in dict.fromkeys(h.chunk.issue_id for h in relevant)}
     groups = group_hits(relevant)
-    for group in round_robin(groups, len(groups)):
-        if len(points) == MAX_POINTS:
+    # strict first; a topic whose words no sentence names together (a long or noisy topic) falls
+    # back to the passages' own bar rather than to an empty outline
+    for bar in (QUOTE_COVERAGE, RELEVANT_COVERAGE):
+        points = _points(groups, weights, cleaners, bar)
+        if points:
             break
-        issue = group[0].chunk.issue_id
-        cleaner = cleaners.get(issue) or cleaners.setdefault(issue, QuoteCleaner(pipeline.source_for(issue)))
-        quotes = _point_quotes(group, weights, cleaner, taken)
-        if quotes:
-            meta = group[0].meta
-            title = f"{meta.section}（《{meta.article_title}》）" if meta.section else meta.article_title
-            points.append((groups.index(group), LessonPoint(title, tuple(quotes))))
     ordered = _numbered([p for _, p in sorted(points, key=lambda t: _article_rank(groups, t[0]))])
     used = {q.citation.article_title for p in ordered for q in p.quotes}
     related = tuple(dict.fromkeys(h.meta.article_title for h in relevant if h.meta.article_title not in used))[:5]
@@ -165,6 +159,22 @@ def build_lesson(pipeline, topic: str, *, k: int = 40, today: dt.date | None = N
                   n_articles=len(used), warning=low_coverage_warning(relevant))
 
 
+def _points(groups: list[list[Hit]], weights: dict[str, float], cleaners: dict[str, QuoteCleaner],
+            bar: float) -> list[tuple[int, LessonPoint]]:
+    """Up to MAX_POINTS (group number, point), groups taken round-robin over the articles."""
+    taken: list[tuple[str, int, int]] = []  # (issue, start, end) of quotes already used
+    points: list[tuple[int, LessonPoint]] = []
+    for index, group in round_robin(list(enumerate(groups)), len(groups)):
+        if len(points) == MAX_POINTS:
+            break
+        quotes = _point_quotes(group, weights, cleaners[group[0].chunk.issue_id], taken, bar)
+        if quotes:
+            meta = group[0].meta
+            title = f"{meta.section}（《{meta.article_title}》）" if meta.section else meta.article_title
+            points.append((index, LessonPoint(title, tuple(quotes))))
+    return points
+
+
 def _article_rank(groups: list[list[Hit]], index: int) -> tuple[int, int]:
     """Sort key keeping an article's points together, articles in order of relevance."""
     firsts = list(dict.fromkeys(g[0].chunk.article_id for g in groups))
@@ -172,13 +182,13 @@ def _article_rank(groups: list[list[Hit]], index: int) -> tuple[int, int]:
 
 
 def _point_quotes(group: list[Hit], weights: dict[str, float], cleaner: QuoteCleaner,
-                  taken: list[tuple[str, int, int]]) -> list[LessonQuote]:
+                  taken: list[tuple[str, int, int]], bar: float = QUOTE_COVERAGE) -> list[LessonQuote]:
     """Up to QUOTES_PER_POINT whole, clean, on-topic sentences of a group not quoted before: the
     sentence, read under its headings, names (nearly) all of the topic's words."""
     scored = []
     for c in candidates(group):
         hit = group[c.hit_index]
-        if coverage(_header(hit) + "\n" + c.text, weights) < QUOTE_COVERAGE:
+        if coverage(_header(hit) + "\n" + c.text, weights) < bar:
             continue  # a passing mention of one word of the topic
         on_topic = coverage(c.text, weights)
         cit = make_citation(0, hit, c.start, c.end, cleaner.source)
