@@ -58,6 +58,29 @@ def test_mrc_files_load_split_and_convert(tmp_path):
             assert r["key_facts"][0] in r["evidence"][0] and len(r["evidence"][0]) <= 80
 
 
+def test_detail_absent_questions_lose_their_answer_sentences(tmp_path):
+    write_sample(tmp_path / "sample.json")
+    arts = load_mrc([tmp_path / "sample.json"])
+    docs, dataset = write_eval_set(arts, tmp_path / "eval", absent_share=0.25, detail_share=1.0)
+    rows = [json.loads(x) for x in dataset.read_text(encoding="utf-8").splitlines()]
+    detail = [r for r in rows if r["id"].startswith("mrc-detail-")]
+    assert detail and all(not r["answerable"] for r in detail)
+    text = "".join(d.read_text(encoding="utf-8") for d in docs)
+    by_id = {q.id: q for a in arts for p in a.paragraphs for q in p.questions}
+    for r in detail:
+        assert by_id[r["id"].removeprefix("mrc-detail-")].answer not in text
+    for r in rows:  # every answerable question kept still finds its answer in the documents
+        if r["answerable"]:
+            assert r["key_facts"][0] in text
+
+
+def test_delete_answer_keeps_other_sentences():
+    from zhibu_qa.training.mrc import delete_answer
+
+    assert delete_answer("甲在北京。乙在上海。丙在上海附近。", "上海") == "甲在北京。"
+    assert delete_answer("甲在北京。", "广州") == "甲在北京。"
+
+
 def test_evidence_window_is_verbatim_and_bounded():
     context = "甲" * 100 + "答案" + "乙" * 100
     window = evidence_window(context, 100, "答案")

@@ -125,7 +125,7 @@ def test_small_ui_actions():
     assert find_citation(conv, "0:1") == CITATION
     assert find_citation(conv, "3:1") is None and find_citation(conv, None) is None
     assert history_of(conv)[0].answer == answer()["answer"]
-    assert plain_answer(answer()).endswith("【1】念好放权赋能“治理经” · 特别关注 · 郜敏")
+    assert plain_answer(answer()).endswith("【1】念好放权赋能“治理经” · 特别关注 · 郜敏 · 天津支部生活 2024年第9期")
     assert safe_stem("为基层减负/../党建?") == "为基层减负党建"
 
 

@@ -3,8 +3,10 @@
 The last user message is the question, earlier user/assistant pairs the history; the reply's
 message carries the answer text with [n] markers plus `citations` (the `ask --json` fields),
 `refused` and, for refusals, `suggestions`. Streaming sends `chat.completion.chunk` events and
-`data: [DONE]`. Bearer keys come from settings.api_keys (ZHIBU_API_KEYS); without keys only loopback
-clients are served. Bodies are capped, clients rate-limited, errors in OpenAI's shape. Calls only
+`data: [DONE]`. An optional `filters` object narrows the search to issues (names or ids), years
+or a publication date range, resolved against the catalogue and filtered inside the engine.
+Bearer keys come from settings.api_keys (ZHIBU_API_KEYS); without keys only loopback clients are
+served. Bodies are capped, clients rate-limited, errors in OpenAI's shape. Calls only
 `Pipeline` (ask/stream/search); validation is shared with the UI (`ui_actions`).
 """
 
@@ -17,17 +19,18 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fastapi import Request  # module level: the route annotations are resolved from these globals
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from .archive import IssueFilter, apply_issue_filter
 from .errors import InputError, ZhibuError
 from .formatting import answer_json, search_json
 from .server import is_loopback
-from .types import Answer, Turn
+from .types import Answer, Filters, Turn
 from .ui_actions import AskOptions, checked_history
 
 MODEL_ID = "zhibu-qa"
@@ -37,6 +40,31 @@ RATE_PER_MINUTE = 60  # requests per client (key or address); a chat front end s
 BURST = 20
 MAX_WAITING = 8  # answers waiting for the pipeline beyond this are told the server is busy
 ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+FILTER_KEYS = ("issues", "years", "date_from", "date_to", "columns", "articles")
+
+
+def _joined(body: dict, extra: dict, key: str) -> Any:
+    """A list option given at the top level, in `filters`, or both (checked by AskOptions)."""
+    top, inner = body.get(key), extra.get(key)
+    if top is None or inner is None:
+        return inner if top is None else top
+    return [*top, *inner] if isinstance(top, list) and isinstance(inner, list) else inner
+
+
+@dataclass(frozen=True)
+class FilteredOptions(AskOptions):
+    """AskOptions plus the issue ids an issue/date filter resolved to (filtered inside the engine)."""
+
+    issue_ids: tuple[str, ...] = ()
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(self.issue_ids, self.columns, self.article_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "issue_ids": list(self.issue_ids)}
 
 
 class ApiError(Exception):
@@ -166,13 +194,25 @@ class Api:
         return body
 
     def options(self, body: dict) -> AskOptions:
-        """Optional extensions k, mode, backend, columns, articles, checked like the UI's controls."""
+        """Optional extensions k, mode, backend, columns, articles and a `filters` object (issues,
+        years, date_from, date_to, columns, articles), checked like the UI's controls."""
         s = self.settings
+        extra = body.get("filters") or {}
+        if not isinstance(extra, dict) or set(extra) - set(FILTER_KEYS):
+            raise bad_request(f"filters must be an object with the keys {', '.join(FILTER_KEYS)}", "filters")
         try:
-            return AskOptions.checked(body.get("backend") or s.backend, body.get("k") or s.top_k,
-                                      body.get("mode") or s.retrieval_mode, body.get("columns"), body.get("articles"))
+            opts = AskOptions.checked(body.get("backend") or s.backend, body.get("k") or s.top_k,
+                                      body.get("mode") or s.retrieval_mode, _joined(body, extra, "columns"),
+                                      _joined(body, extra, "articles"))
+            issues = IssueFilter.checked(extra.get("issues"), extra.get("years"), extra.get("date_from"),
+                                         extra.get("date_to"))
+            if issues.empty:
+                return opts
+            resolved = apply_issue_filter(opts.filters, issues, self.pipeline.catalogue.issues)
         except InputError as exc:
-            raise bad_request(str(exc)) from None
+            raise bad_request(str(exc), "filters" if extra else None) from None
+        return FilteredOptions(**{f.name: getattr(opts, f.name) for f in fields(AskOptions)},
+                               issue_ids=resolved.issue_ids)
 
     def _enter(self) -> None:
         with self._count_lock:

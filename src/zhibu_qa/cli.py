@@ -15,11 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_archive
+from .cli_archive import add_filter_args, issue_filter
 from .config import Settings, load_settings
 from .errors import DatasetError, ZhibuError
 from .terminal import CleanStream, clean_terminal_text  # noqa: F401 - clean_terminal_text is part of the CLI API
-from .types import Filters, Turn
+from .types import Turn
 
 EXIT_USER_ERROR = 2
 MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
@@ -68,10 +69,6 @@ def _pipeline(args, log=None):
     return Pipeline(_settings(args), log=log or (lambda s: print(s, file=sys.stderr)))
 
 
-def _filters(args) -> Filters:
-    return Filters(tuple(args.issue or ()), tuple(args.column or ()), tuple(args.article or ()))
-
-
 # ---- subcommands -----------------------------------------------------------------------------
 
 def cmd_fetch_model(args) -> int:
@@ -116,18 +113,8 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_articles(args) -> int:
-    from .formatting import article_rows
-
-    pipe = _pipeline(args)
-    rows = article_rows(pipe.catalogue)
-    if args.json:
-        _out(rows)
-        return 0
-    for r in rows:
-        print(f"{r['column'] or '-':14}  {r['title'][:36]:36}  {'、'.join(r['authors'])[:20]:20}  "
-              f"{len(r['sections']):3} 节  {r['n_chars']:6} 字")
-    print(f"{len(rows)} articles")
-    return 0
+    issue_filter(args)  # a bad date fails before anything loads
+    return cli_archive.cmd_articles(args, _pipeline(args))
 
 
 def cmd_index(args) -> int:
@@ -153,9 +140,10 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     from .formatting import search_json
 
+    issue_filter(args)
     pipe = _pipeline(args)
     mode = args.mode or pipe.settings.retrieval_mode
-    filters = _filters(args)
+    filters = cli_archive.filters(args, pipe.catalogue)
     pipe.warm_up()
     if args.batch:
         for item in _read_batch(args.batch):
@@ -169,7 +157,7 @@ def cmd_search(args) -> int:
         _out(search_json(args.query, mode, ms, hits))
         return 0
     for h in hits:
-        where = " · ".join(x for x in (h.meta.article_title, h.meta.column, h.meta.section) if x)
+        where = " · ".join(x for x in (h.meta.article_title, h.meta.column, h.meta.section, h.meta.issue) if x)
         print(f"[{h.rank}] {h.score:.4f}  {where}\n    {h.chunk.text[:120]}")
     print(f"({mode}, {ms:.1f} ms)")
     return 0
@@ -200,9 +188,10 @@ def cmd_ask(args) -> int:
         if not args.question:
             raise ZhibuError("give a question or --batch FILE")
         check_question(args.question, settings.max_question_chars)
+    issue_filter(args)
     pipe = _pipeline(args)
     pipe.warm_up()
-    kw = {"backend": args.backend, "k": args.k, "mode": args.mode, "filters": _filters(args)}
+    kw = {"backend": args.backend, "k": args.k, "mode": args.mode, "filters": cli_archive.filters(args, pipe.catalogue)}
     if batch is not None:
         for item in batch:
             history = [Turn(t["question"], t["answer"]) for t in item.get("history") or []]
@@ -231,10 +220,11 @@ def cmd_lesson(args) -> int:
     from .lessons import build_lesson, check_out_path, check_topic, write_lesson
 
     check_topic(args.topic)  # arguments first: a bad call fails before the model loads
+    issue_filter(args)
     if args.out:
         check_out_path(Path(args.out))
     pipe = _pipeline(args)
-    lesson = build_lesson(pipe, args.topic)
+    lesson = build_lesson(pipe, args.topic, filters=cli_archive.filters(args, pipe.catalogue))
     if args.out:
         write_lesson(lesson, Path(args.out))
         print(f"wrote {args.out}")
@@ -306,8 +296,10 @@ def build_parser() -> Parser:
                         "(from the original files); report what cannot be restored")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("articles", help="list the catalogue")
+    s = sub.add_parser("articles", help="list the catalogue by issue, most recent first")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--issues", action="store_true", help="list the issues only (id, date, articles)")
+    add_filter_args(s, columns=False)
     s.set_defaults(func=cmd_articles)
 
     s = sub.add_parser("index", help="build or update the search index (incremental)")
@@ -324,9 +316,7 @@ def build_parser() -> Parser:
         s.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval mode")
         s.add_argument("--json", action="store_true")
         s.add_argument("--batch", metavar="FILE.jsonl", help='lines {"id", "question"}; one JSON result per line')
-        s.add_argument("--column", action="append", help="only this column (repeatable)")
-        s.add_argument("--article", action="append", help="only this article id (repeatable)")
-        s.add_argument("--issue", action="append", help="only this issue id (repeatable)")
+        add_filter_args(s)
         if name == "ask":
             s.add_argument("--backend", choices=("extractive", "openai"), help="answer backend")
         s.set_defaults(func=cmd_search if name == "search" else cmd_ask)
@@ -334,6 +324,7 @@ def build_parser() -> Parser:
     s = sub.add_parser("lesson", help="build a lesson outline on a topic")
     s.add_argument("topic")
     s.add_argument("--out", help="write Markdown (.md) or Word (.docx)")
+    add_filter_args(s)
     s.set_defaults(func=cmd_lesson)
 
     s = sub.add_parser("eval", help="run the answer-quality benchmark")

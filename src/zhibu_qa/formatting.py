@@ -6,6 +6,7 @@ readable Chinese text. No I/O and no decisions.
 
 from __future__ import annotations
 
+from .archive import issue_date
 from .catalogue import Catalogue
 from .types import Answer, Citation, Hit, ParsedSource
 
@@ -15,7 +16,8 @@ def hit_json(hit: Hit) -> dict:
         "rank": hit.rank, "score": round(hit.score, 6), "chunk_id": hit.chunk.id, "article_id": hit.chunk.article_id,
         "article_title": hit.meta.article_title, "column": hit.meta.column, "section": hit.meta.section,
         "authors": list(hit.meta.authors), "text": hit.chunk.text, "char_start": hit.chunk.char_start,
-        "char_end": hit.chunk.char_end, "issue": hit.meta.issue,
+        "char_end": hit.chunk.char_end, "issue": hit.meta.issue, "issue_id": hit.chunk.issue_id,
+        "issue_date": hit.meta.issue_date,
         "dense_score": None if hit.dense_score is None else round(hit.dense_score, 6),
         "bm25_score": None if hit.bm25_score is None else round(hit.bm25_score, 6),
     }
@@ -28,7 +30,8 @@ def search_json(query: str, mode: str, latency_ms: float, hits: list[Hit]) -> di
 def citation_json(c: Citation) -> dict:
     return {"n": c.n, "chunk_id": c.chunk_id, "article_id": c.article_id, "article_title": c.article_title,
             "column": c.column, "section": c.section, "authors": list(c.authors), "issue": c.issue,
-            "quote": c.quote, "char_start": c.char_start, "char_end": c.char_end}
+            "quote": c.quote, "char_start": c.char_start, "char_end": c.char_end,
+            "issue_id": c.issue_id, "issue_date": c.issue_date, "time_note": c.time_note}
 
 
 def answer_json(a: Answer) -> dict:
@@ -43,8 +46,9 @@ def answer_json(a: Answer) -> dict:
 
 
 def citation_label(c: Citation) -> str:
-    """Example: "【1】念好放权赋能“治理经” · 特别关注 · “哨声”连着民生 · 郜敏" """
-    parts = [c.article_title, c.column or "", c.section or "", "、".join(c.authors)]
+    """Example: "【1】念好放权赋能“治理经” · 特别关注 · “哨声”连着民生 · 郜敏 · 天津支部生活 2024年第9期（下半月）" """
+    issue = c.issue if c.issue and c.issue != c.article_title else ""  # a document's label is its title
+    parts = [c.article_title, c.column or "", c.section or "", "、".join(c.authors), issue]
     return f"【{c.n}】" + " · ".join(p for p in parts if p)
 
 
@@ -57,6 +61,8 @@ def format_answer(a: Answer) -> str:
     for c in a.citations:
         quote = " ".join(c.quote.split())
         lines.append(f"{citation_label(c)}\n    “{quote[:160]}{'…' if len(quote) > 160 else ''}”")
+        if c.time_note:
+            lines.append(f"    （{c.time_note}）")
     flagged = [s.text for s in a.sentences if not s.supported]
     if flagged:
         lines.append("依据不足的句子：" + "；".join(flagged))
@@ -70,7 +76,7 @@ def article_rows(cat: Catalogue) -> list[dict]:
         {"id": a.id, "title": a.title, "column": a.column, "authors": list(a.authors), "source": a.source_credit,
          "sections": [s.heading for s in a.sections if s.heading], "n_chars": a.n_chars,
          "issue": issues[a.issue_id].label if a.issue_id in issues else a.issue_id, "issue_id": a.issue_id,
-         "kind": a.kind}
+         "issue_date": issue_date(issues[a.issue_id]) if a.issue_id in issues else None, "kind": a.kind}
         for a in cat.articles
     ]
 

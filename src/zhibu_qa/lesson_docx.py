@@ -139,9 +139,13 @@ def lesson_document(lesson: Lesson, *, now: dt.datetime | None = None):
         doc.add_heading(f"{i}. {point.title}", level=1)
         for q in point.quotes:
             doc.add_paragraph(f"“{q.text}” [{q.citation.n}]", style="List Bullet")
-            source = doc.add_paragraph().add_run(f"出处：{cite_line(q.citation)}")
-            source.font.size = Pt(10.5)  # 五号
-            source.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+            notes = [f"出处：{cite_line(q.citation)}"]
+            if q.citation.time_note:  # "今年" in a quote means the year of its issue
+                notes.append(f"时间：{q.citation.time_note}")
+            for note in notes:
+                run = doc.add_paragraph().add_run(note)
+                run.font.size = Pt(10.5)  # 五号
+                run.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
     if lesson.related:
         doc.add_heading("延伸阅读", level=1)
         for t in lesson.related:

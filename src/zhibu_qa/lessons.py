@@ -20,7 +20,8 @@ from .answer.features import candidates, coverage, question_terms, term_weights
 from .errors import InputError, ZhibuError
 from .lesson_quotes import QuoteCleaner, is_prose
 from .markup import neutralise_md
-from .types import Citation, Hit
+from .timeref import time_note
+from .types import Citation, Filters, Hit
 
 MAX_POINTS = 6
 MAX_TOPIC_CHARS = 100  # the 备课 tab's text box limit
@@ -132,11 +133,13 @@ def check_topic(topic: str) -> str:
         raise InputError(f"备课主题过长（{len(topic)} 字），请控制在 {MAX_TOPIC_CHARS} 字以内。") from None
 
 
-def build_lesson(pipeline, topic: str, *, k: int = 40, today: dt.date | None = None) -> Lesson:
-    """Outline for `topic` from the knowledge base; raises InputError when nothing relevant exists."""
+def build_lesson(pipeline, topic: str, *, k: int = 40, filters: Filters = Filters(),
+                 today: dt.date | None = None) -> Lesson:
+    """Outline for `topic` from the knowledge base (only the issues, columns or articles `filters`
+    allow); raises InputError when nothing relevant exists."""
     topic = check_topic(topic)
     weights = term_weights(question_terms(topic))
-    hits = pipeline.retriever().retrieve(topic, k)
+    hits = pipeline.retriever().retrieve(topic, k, filters)
     # keep passages that are about the topic (its words in the text or the headings)
     relevant = [h for h in hits if coverage(_header(h) + "\n" + h.chunk.text, weights) >= RELEVANT_COVERAGE]
     if not relevant:
@@ -199,7 +202,9 @@ def _point_quotes(group: list[Hit], weights: dict[str, float], cleaner: QuoteCle
         text = cleaner.clean(quote)
         if len(text) < MIN_QUOTE_CHARS or not is_prose(text):
             continue
-        cit = replace(cit, char_start=span[0], char_end=span[1], quote=quote)
+        if span != (cit.char_start, cit.char_end):  # extended past a page break: its own time note
+            cit = replace(cit, char_start=span[0], char_end=span[1], quote=quote,
+                          time_note=time_note(quote, hit.meta.issue_date))
         # clean before flawed, then the most on-topic, then rank order
         scored.append(((cleaner.flaws(*span), -on_topic, c.hit_index, c.start), cit, text))
     out: list[LessonQuote] = []
@@ -263,6 +268,8 @@ def lesson_markdown(lesson: Lesson) -> str:
         for q in point.quotes:
             lines.append(f"- “{md(q.text)}” [{q.citation.n}]")
             lines.append(f"  - 出处：{md(cite_line(q.citation))}")
+            if q.citation.time_note:  # "今年" in a quote means the year of its issue
+                lines.append(f"  - 时间：{md(q.citation.time_note)}")
         lines.append("")
     if lesson.related:
         lines.append("## 延伸阅读")

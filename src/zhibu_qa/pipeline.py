@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import lookups
+from .archive import index_chunks
 from .catalogue import (
     Catalogue,
     IngestChange,
@@ -24,7 +25,7 @@ from .catalogue import (
     source_texts,
     write_ingest,
 )
-from .chunking import ChunkerConfig, chunk_catalogue
+from .chunking import ChunkerConfig
 from .config import Settings
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
 from .locking import writer_lock
@@ -218,19 +219,9 @@ class Pipeline:
 
     def index_summary(self) -> str:
         """One line naming the built index's vector backend, model, vector count and version."""
-        import json
+        from .index_summary import index_summary
 
-        from .store import STORE_DIR, read_manifest
-
-        manifest = read_manifest(self.index_dir)
-        if manifest is None:
-            return "no index built"
-        version = manifest.built_at
-        pg_file = self.index_dir / STORE_DIR / "pgvector.json"
-        if manifest.vector_index == "pgvector" and pg_file.is_file():
-            version = json.loads(pg_file.read_text(encoding="utf-8")).get("version", version)
-        return (f"backend={manifest.vector_index} model={manifest.model_id} vectors={manifest.n_chunks} "
-                f"dim={manifest.dim} version={version}")
+        return index_summary(self.index_dir)
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False):
         """Chunk the catalogue as it is on disk now and build the index, under the writer lock."""
@@ -241,7 +232,9 @@ class Pipeline:
             cat = self._fresh_catalogue()
             if not cat.articles:
                 raise IndexMissingError("the catalogue is empty: run `zhibu-qa ingest PATH…` first")
-            chunks, metas = chunk_catalogue(cat.articles, cat.issues, self.chunker)
+            chunks, metas, collapsed = index_chunks(cat.articles, cat.issues, self.chunker)
+            if collapsed:
+                self.log(f"{collapsed} chunks recur word for word in a later issue; the latest copy is indexed")
             user_dict = Path(self.settings.user_dict)
             terms = read_user_dict(user_dict) if user_dict.exists() else []
             terms += [w for a in cat.articles for t in (*a.authors, a.column or "") for w in t.split()]
@@ -298,11 +291,13 @@ class Pipeline:
 
     @cached_property
     def index(self):
+        from .archive import with_issue_dates
         from .store import load_index
 
         model_id, fingerprint, dim = self.model_identity()
-        return load_index(self.index_dir, model_id=model_id, chunker=self.chunker.as_dict(), dim=dim,
-                          model_fingerprint=fingerprint, pg_dsn=self.settings.pg_dsn)
+        return with_issue_dates(load_index(self.index_dir, model_id=model_id, chunker=self.chunker.as_dict(), dim=dim,
+                                           model_fingerprint=fingerprint, pg_dsn=self.settings.pg_dsn),
+                                self.catalogue.issues)
 
     @cached_property
     def corpus_blob(self) -> str:
@@ -319,12 +314,14 @@ class Pipeline:
         return lookups.fold(term) in self.article_blobs.get(article_id, "")
 
     def retriever(self, mode: str | None = None):
+        from .recency import RecencyOrder
         from .retrieval import make_retriever
 
         mode = mode or self.settings.retrieval_mode
         if mode not in self._retrievers:
             kw = {"weights": (self.settings.dense_weight, self.settings.bm25_weight)} if mode == "hybrid" else {}
-            self._retrievers[mode] = make_retriever(mode, self.index, self.embedder, **kw)
+            order = RecencyOrder([c.issue_id for c in self.index.chunks], self.catalogue.issues)
+            self._retrievers[mode] = make_retriever(mode, self.index, self.embedder, order=order, **kw)
         return self._retrievers[mode]
 
     def naive_retriever(self):
@@ -362,7 +359,7 @@ class Pipeline:
         from .answer import Answerability, LearnedSelector
 
         threshold = self.settings.refuse_threshold or None
-        return LearnedSelector.load(), Answerability.load(threshold=threshold)
+        return LearnedSelector.load(), Answerability.load(threshold=threshold).with_similarity(lambda: self.embedder)
 
     def service(self, mode: str | None = None):
         from .answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer

@@ -16,6 +16,7 @@ import numpy as np
 
 from .embedders import Embedder
 from .errors import ConfigError
+from .recency import RecencyOrder
 from .store import IndexData
 from .text import tokenize
 from .types import Filters, Hit
@@ -99,16 +100,26 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 class Retriever:
-    """Base class: subclasses implement `retrieve`; the helpers turn rows into collapsed `Hit`s."""
+    """Base class: subclasses implement `retrieve`; the helpers turn rows into collapsed `Hit`s.
+
+    `order` (a `recency.RecencyOrder`, optional) re-scores the candidates by their issue before
+    the cut to k, so the most recent issue (or the one the question names) comes first.
+    """
 
     index: IndexData
+    order: RecencyOrder | None = None
 
     def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         raise NotImplementedError
 
     def _hits(self, rows: Sequence[int], scores: Sequence[float], k: int,
-              dense: np.ndarray | None, bm25: np.ndarray | None) -> list[Hit]:
+              dense: np.ndarray | None, bm25: np.ndarray | None, query: str = "") -> list[Hit]:
         """The first k rows that are not near duplicates of a better row, as ranked `Hit`s."""
+        if self.order is not None and len(rows):
+            perm, scores = self.order.reorder(query, np.asarray(rows), np.asarray(scores, dtype=np.float64))
+            rows = np.asarray(rows)[perm]
+            dense = None if dense is None else np.asarray(dense)[perm]
+            bm25 = None if bm25 is None else np.asarray(bm25)[perm]
         chunks = self.index.chunks
         keep = collapse_near_duplicates([chunks[r].text for r in rows], limit=k)
         hits = []
@@ -145,7 +156,7 @@ class DenseRetriever(Retriever):
         qvec = self.query_vector(query)
         rows, cos = self.rank(qvec, depth, filters)
         bm25 = bm25_scores(self.index, query)[rows]
-        return self._hits(rows, cos, k, cos, bm25)
+        return self._hits(rows, cos, k, cos, bm25, query)
 
 
 def bm25_scores(index: IndexData, query: str) -> np.ndarray:
@@ -170,7 +181,7 @@ class BM25Retriever(Retriever):
     def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         scores = bm25_scores(self.index, query)
         rows = self.rank(scores, _depth(k), self.index.mask(filters))
-        return self._hits(rows, scores[rows], k, None, scores[rows])
+        return self._hits(rows, scores[rows], k, None, scores[rows], query)
 
 
 class HybridRetriever(Retriever):
@@ -198,14 +209,21 @@ class HybridRetriever(Retriever):
         fused = reciprocal_rank_fusion([dense_rows.tolist(), bm25_rows.tolist()], self.k_rrf, self.weights)
         rows = np.fromiter((r for r, _ in fused), dtype=np.int64, count=len(fused))
         cos = self.index.vectors[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
-        return self._hits(rows, [s for _, s in fused], k, cos, scores[rows])
+        return self._hits(rows, [s for _, s in fused], k, cos, scores[rows], query)
 
 
-def make_retriever(mode: str, index: IndexData, embedder: Embedder | None = None, **kw) -> Retriever:
+def make_retriever(mode: str, index: IndexData, embedder: Embedder | None = None, *,
+                   order: RecencyOrder | None = None, **kw) -> Retriever:
     """Build the retriever for `mode` (hybrid | dense | bm25); `kw` (k_rrf, weights) tune hybrid.
 
-    Example: make_retriever("bm25", index).retrieve("吹哨报到", 5)
+    `order` re-scores candidates by issue (most recent first). Example: make_retriever("bm25", index).retrieve("吹哨报到", 5)
     """
+    retriever = _make(mode, index, embedder, **kw)
+    retriever.order = order
+    return retriever
+
+
+def _make(mode: str, index: IndexData, embedder: Embedder | None, **kw) -> Retriever:
     if mode not in RETRIEVAL_MODES:
         raise ConfigError(f"unknown retrieval mode {mode!r}; valid modes: {'|'.join(RETRIEVAL_MODES)}")
     if mode == "bm25":

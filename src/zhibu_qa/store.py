@@ -31,7 +31,7 @@ from .integrity import file_digests, fsync_tree, recover_store, remove_stale_tem
 from .locking import fsync_dir, swap_lock, writer_lock
 from .text import add_words, load_user_dict, tokenize
 from .types import Chunk, ChunkMeta, Filters, Segment
-from .userdict import extract_terms, merge_terms, write_user_dict
+from .userdict import learn_terms, merge_terms, unoverlapped_texts, write_user_dict
 from .vectors import VECTOR_INDEXES, build_vector_index, open_vector_index, row_labels
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,8 @@ def build_index(index_dir: str | Path, chunks: Sequence[Chunk], metas: Sequence[
     Vectors of chunks whose embed_text is in the previous index (same model) are reused unless
     `rebuild`; vectors are reused only when their file verifies, so a build after damage to BM25 or
     the dictionary re-embeds nothing. `user_terms` (e.g. the shipped dictionary) are merged with
-    terms extracted from the chunks and titles into the index's jieba dictionary. Holds the writer
+    the terms the archive teaches (quoted terms that recur, title pieces: `userdict.learn_terms`)
+    into the index's jieba dictionary, written with the index and swapped in with it. Holds the writer
     lock of `index_dir` (re-entrant: callers may hold it already).
     """
     with writer_lock(index_dir):
@@ -237,7 +238,7 @@ def _build_index(index_dir, chunks, metas, embedder, *, chunker, sources, vector
         vectors = np.ascontiguousarray(np.stack([by_text[t] for t in texts]), dtype=np.float32)
         np.save(tmp / VECTORS_FILE, vectors)
 
-        terms = merge_terms(user_terms, extract_terms((c.text for c in chunks), (m.article_title for m in metas)))
+        terms = merge_terms(user_terms, learn_terms(unoverlapped_texts(chunks), (m.article_title for m in metas)))
         add_words(terms)
         write_user_dict(terms, tmp / USERDICT_FILE)
         _build_bm25([tokenize(t) for t in texts]).save(str(tmp / BM25_DIR), show_progress=False)

@@ -76,6 +76,7 @@ class Issue:
     number: int | None = None
     half: str | None = None  # "上半月" / "下半月"
     total_number: int | None = None
+    date: str | None = None  # publication date, ISO "2024-09-15" (from the masthead or the file name)
 
     @property
     def label(self) -> str:
@@ -165,6 +166,7 @@ class ChunkMeta:
     section: str | None
     authors: tuple[str, ...]
     issue: str  # issue label
+    issue_date: str = ""  # the issue's publication date (ISO), empty when unknown
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,9 @@ class Citation:
     quote: str  # exactly source_text[char_start:char_end]
     char_start: int
     char_end: int
+    issue_id: str = ""
+    issue_date: str = ""  # ISO publication date of the cited issue, empty when unknown
+    time_note: str = ""  # what relative times in the quote ("今年", "近日") mean, given the issue date
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The jieba user dictionary of the corpus's own terms, so BM25 keeps "吹哨报到" or "小马拉大车" whole.
 
-Owns extracting candidate terms (short quoted phrases and title pieces), merging them, and reading
+Owns extracting candidate terms (short quoted phrases and title pieces), learning the ones an
+archive keeps quoting (`learn_terms`: the dictionary grows with each ingested issue), merging them, and reading
 and writing the dictionary file (jieba format: one "term freq" per line, editable by hand; `#`
 comment lines are skipped here but jieba itself would read them as words, so shipped files have
 none). Loading a dictionary into jieba is `text.load_user_dict`; using it is the index builder's job.
@@ -9,15 +10,18 @@ none). Loading a dictionary into jieba is `text.load_user_dict`; using it is the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import ConfigError
 from .text import STOPWORDS
+from .types import Chunk
 
 # Frequency written for every term; the same value `text.add_words` uses, high enough that jieba
 # prefers the whole term over any split of it.
 DEFAULT_FREQ = 2000
+MIN_RECURRENCE = 2  # a quoted phrase becomes a term when it is quoted this often in the archive
+MIN_TERM_CHARS, MAX_TERM_CHARS = 2, 8  # jieba keeps 2-8 character terms whole; longer quotes are phrases
 # 2-8 CJK characters inside Chinese quotes or corner brackets (the magazine mixes all three styles).
 _QUOTED_RE = re.compile(r"[“『「]([\u4e00-\u9fff]{2,8})[”』」]")
 _TERM_RE = re.compile(r"[\u4e00-\u9fff]{2,8}")
@@ -39,6 +43,42 @@ def extract_terms(texts: Iterable[str], titles: Iterable[str] = ()) -> list[str]
             if _TERM_RE.fullmatch(piece):
                 _add(seen, piece)
     return list(seen)
+
+
+def learn_terms(texts: Iterable[str], titles: Iterable[str] = (), *, min_count: int = MIN_RECURRENCE,
+                min_len: int = MIN_TERM_CHARS, max_len: int = MAX_TERM_CHARS) -> list[str]:
+    """Quoted terms that recur at least `min_count` times across `texts`, plus title pieces.
+
+    What the archive teaches the dictionary: a phrase the magazine puts in quotes again and again
+    ("吹哨报到", across articles or issues) is a term; one quoted once is often just emphasis. Length
+    bounds are in CJK characters; order is first seen.
+    Example: learn_terms(["“网格员”走访", "“网格员”上门", "“后园子”"]) == ["网格员"]
+    """
+    counts: dict[str, int] = {}
+    for text in texts:
+        for match in _QUOTED_RE.finditer(text):
+            term = match.group(1)
+            if min_len <= len(term) <= max_len:
+                counts[term] = counts.get(term, 0) + 1
+    seen: dict[str, None] = {}
+    for term, n in counts.items():
+        if n >= min_count:
+            _add(seen, term)
+    return merge_terms(seen, extract_terms((), titles))
+
+
+def unoverlapped_texts(chunks: Iterable[Chunk]) -> Iterator[str]:
+    """Each chunk's text without the part an earlier chunk of its source already covered, so a quote
+    in the overlap of two chunks counts once. Chunks come in source order per issue (as chunked)."""
+    covered: dict[str, int] = {}
+    for chunk in chunks:
+        until = covered.get(chunk.issue_id, -1)
+        if chunk.char_start >= until:
+            yield chunk.text
+        else:
+            yield "".join(chunk.text[seg.text_start + max(0, until - seg.source_start):seg.text_start + seg.length]
+                          for seg in chunk.segments if seg.source_start + seg.length > until)
+        covered[chunk.issue_id] = max(until, chunk.char_end)
 
 
 def _add(seen: dict[str, None], term: str) -> None:

@@ -89,7 +89,9 @@ def answer_markdown(a: Mapping[str, Any]) -> str:
         parts.append("*标有“⚠依据不足”的句子在所引原文中找不到充分依据，请谨慎使用。*")
     if a.get("citations"):
         parts.append("**引用来源**（在下方“引用”中点选可查看原文）\n"
-                     + "\n".join(f"- {escape_md(citation_label(c))}" for c in a["citations"]))
+                     + "\n".join(f"- {escape_md(citation_label(c))}"
+                                 + (f"（{escape_md(c['time_note'])}）" if c.get("time_note") else "")
+                                 for c in a["citations"]))
     return "\n\n".join(parts)
 
 

@@ -22,6 +22,7 @@ from .asktype import answer_shapes
 from .features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
 from .learned import DATA_DIR, LinearModel
 from .names import Name, missing_names, names_of, unfound_names
+from .similarity import SentenceSimilarity
 
 ANSWERABILITY_FILE = DATA_DIR / "answerability.json"
 TOP_SHAPES = 3  # candidates whose answer shapes count as "the passages hold the asked kind of answer"
@@ -38,9 +39,11 @@ class Evidence:
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
                  hits: Sequence[Hit], corpus_has: Callable[[str], bool],
-                 more_hits: Sequence[Hit] = ()) -> tuple[np.ndarray, list[Name], list[Name]]:
+                 more_hits: Sequence[Hit] = (), similarity: SentenceSimilarity | None = None,
+                 ) -> tuple[np.ndarray, list[Name], list[Name]]:
     """The answerability feature row, with the missing and unfound names it used (`more_hits`:
-    passages searched for parts of the question, e.g. each side of a comparison)."""
+    passages searched for parts of the question, e.g. each side of a comparison; `similarity`:
+    dense cosines of the question and the best sentences, NaN (unknown) without one)."""
     names = names_of(q.text)
     missing = missing_names(names, corpus_has)
     unfound = unfound_names(names, [*hits, *more_hits], missing)
@@ -53,17 +56,25 @@ def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray
     order = np.argsort(-logits) if len(logits) else np.zeros(0, dtype=int)
     shapes = frozenset().union(*(answer_shapes(cands[i].text) for i in order[:TOP_SHAPES])) if len(order) else frozenset()
     top_rows = rows[order[:TOP_SHAPES]] if len(order) else np.zeros((0, rows.shape[1] if rows.ndim == 2 else 0))
+    cosines = similarity(q.text, [cands[i].text for i in order[:TOP_SHAPES]]) if similarity and len(order) else ()
     row = answerability_features(q, logits.tolist(), top_rows, hits, share(missing) or (0.5 if missing else 0.0),
-                                 share(unfound) or (0.5 if unfound else 0.0), shapes)
+                                 share(unfound) or (0.5 if unfound else 0.0), shapes,
+                                 float(max(cosines)) if len(cosines) else (0.0 if similarity else float("nan")))
     return row, missing, unfound
 
 
 class Answerability:
     """Probability that a retrieval result answers the question, and the refusal decision."""
 
-    def __init__(self, model: LinearModel, threshold: float | None = None):
+    def __init__(self, model: LinearModel, threshold: float | None = None,
+                 similarity: SentenceSimilarity | None = None):
         self.model = model
         self.threshold = model.threshold if threshold is None else threshold
+        self.similarity = similarity  # None: no embedder; the feature is imputed with its training mean
+
+    def with_similarity(self, embedder_of: Callable[[], object]) -> Answerability:
+        """A copy that reads sentence cosines under the embedder `embedder_of()` returns."""
+        return Answerability(self.model, self.threshold, SentenceSimilarity(embedder_of))
 
     @classmethod
     def load(cls, path: str | Path = ANSWERABILITY_FILE, threshold: float | None = None) -> Answerability:
@@ -71,7 +82,8 @@ class Answerability:
 
     def assess(self, q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
                hits: Sequence[Hit], corpus_has: Callable[[str], bool], more_hits: Sequence[Hit] = ()) -> Evidence:
-        row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits)
+        row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits, self.similarity)
+        row = np.where(np.isnan(row), np.asarray(self.model.mean, dtype=row.dtype), row)
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
         return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
                         tuple(float(x) for x in row), any(n.entity for n in missing))

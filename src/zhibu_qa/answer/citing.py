@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from ..citations import support_score
 from ..text import map_span
+from ..timeref import time_note
 from ..types import AnswerSentence, Citation, Hit
 from .features import Candidate
 
@@ -21,7 +22,8 @@ def make_citation(n: int, hit: Hit, start: int, end: int, source_text: str) -> C
     return Citation(
         n=n, chunk_id=hit.chunk.id, article_id=hit.chunk.article_id, article_title=hit.meta.article_title,
         column=hit.meta.column, section=hit.meta.section, authors=hit.meta.authors, issue=hit.meta.issue,
-        quote=source_text[c0:c1], char_start=c0, char_end=c1,
+        quote=source_text[c0:c1], char_start=c0, char_end=c1, issue_id=hit.chunk.issue_id,
+        issue_date=hit.meta.issue_date, time_note=time_note(source_text[c0:c1], hit.meta.issue_date),
     )
 
 

@@ -25,8 +25,8 @@ from .features import Candidate, candidates
 # Budgets in characters: concise for facts, roomier when a list or explanation is asked for.
 BUDGET = {"factoid": 200, "number": 200, "list": 420, "explain": 380, "compare": 420}
 # A second sentence joins a factual answer when its logit is within this margin of the best one
-# (chosen on the tuning data: two candidate sentences beat one wrong guess, at a length cost).
-RUNNER_UP_MARGIN = 1.5
+# (chosen on the MRC training split: two candidate sentences beat one wrong guess, at a length cost).
+RUNNER_UP_MARGIN = 2.0
 REQUIRE_MARGIN = 1.0  # logit gap within which a sentence of the asked shape beats one without
 READ_ON_MARGIN = 3.0  # an explanation reads on while the next sentence scores within this of the best
 ITEM_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．]|第[一二三四五六七八九十]+[，,、]|首先|其次|再次|最后)")
@@ -77,11 +77,7 @@ def _wanted(s: Scored) -> frozenset[str]:
 def _fact(s: Scored, draft: _Draft, budget: int, offset: int = 0) -> None:
     order = list(np.argsort(-s.logits))
     wanted = _wanted(s)
-    best = order[0]
-    if wanted and not wanted & answer_shapes(s.cands[best].text):
-        # a nearly as good sentence that holds the asked kind of answer replaces one that does not
-        best = next((i for i in order[1:4] if s.logits[i] >= s.logits[order[0]] - REQUIRE_MARGIN
-                     and wanted & answer_shapes(s.cands[i].text)), best)
+    best = _preferring(s, wanted)  # a sentence with the asked kind of answer beats one without
     c = s.cands[best]
     same = _same_chunk(s, c)
     pos = same.index(best)
@@ -104,8 +100,18 @@ def _shift(c: Candidate, offset: int) -> Candidate:
     return c if not offset else Candidate(c.hit_index + offset, c.start, c.end, c.text, c.position, c.count)
 
 
+def _preferring(s: Scored, shapes: frozenset[str]) -> int:
+    """The best candidate, or a nearly as good one that holds one of `shapes` when it does not."""
+    order = list(np.argsort(-s.logits))
+    best = order[0]
+    if shapes and not shapes & answer_shapes(s.cands[best].text):
+        best = next((i for i in order[1:4] if s.logits[i] >= s.logits[order[0]] - REQUIRE_MARGIN
+                     and shapes & answer_shapes(s.cands[i].text)), best)
+    return int(best)
+
+
 def _list(s: Scored, draft: _Draft, budget: int) -> None:
-    best = int(np.argmax(s.logits))
+    best = _preferring(s, frozenset({"list"}))  # an enumeration answers "which ones"
     c = s.cands[best]
     same = _same_chunk(s, c)
     pos = same.index(best)
@@ -137,6 +143,9 @@ def _read_on(s: Scored, draft: _Draft, budget: int, neighbour: Callable[[Hit], H
     best = int(np.argmax(s.logits))
     c = s.cands[best]
     same = _same_chunk(s, c)
+    pos = same.index(best)
+    if pos > 0 and CONTINUES_RE.match(c.text):
+        draft.add(s.cands[same[pos - 1]], budget)  # "so/therefore …": the cause is the sentence before
     draft.add(c, budget)
     floor = s.logits[best] - READ_ON_MARGIN
     for i in same[same.index(best) + 1:]:

@@ -257,17 +257,17 @@ def sentence_features(q: QuestionView, cands: Sequence[Candidate], hits: Sequenc
 ANSWERABILITY_FEATURES: tuple[str, ...] = (
     "best_logit", "second_logit", "best_term_cov", "best_bigram_cov", "best_lcs", "top_cov",
     "top_dense", "has_dense", "missing_share", "unfound_share", "asked_unmet", "log_terms", "ascii_share",
-    "unit_unmet", "slot_unmet",
+    "unit_unmet", "slot_unmet", "sent_dense",
 )
 
 
 def answerability_features(q: QuestionView, logits: Sequence[float], top_rows: np.ndarray,
                            hits: Sequence[Hit], missing_share: float, unfound_share: float,
-                           top_shapes: frozenset[str]) -> np.ndarray:
+                           top_shapes: frozenset[str], sent_dense: float = 0.0) -> np.ndarray:
     """One row of ANSWERABILITY_FEATURES for a retrieval result and the selector's scores.
 
     `top_rows` are the sentence-feature rows of the best few candidates, best first; `top_shapes`
-    the answer types found in them.
+    the answer types found in them; `sent_dense` their best cosine with the question.
     """
     ranked = sorted(logits, reverse=True)
     idx = {n: i for i, n in enumerate(SENTENCE_FEATURES)}
@@ -290,4 +290,5 @@ def answerability_features(q: QuestionView, logits: Sequence[float], top_rows: n
         missing_share, unfound_share, float(bool(specific) and not (specific & top_shapes)),
         math.log1p(len(q.weights)), ascii_chars / letters if letters else 0.0,
         float(q.unit is not None) * (1.0 - any_top("unit_match")), float(q.slot is not None) * (1.0 - any_top("slot_match")),
+        sent_dense,
     ], dtype=np.float32)

@@ -32,10 +32,13 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
             fallback_note = (f"only {r.toc_matched} of {r.toc_entries} TOC entries found in the body; "
                              "parsed as a plain document")
     from .documents import parse_document
+    from .issuemeta import issue_date, name_date, name_issue
 
     stem = Path(source_path).stem
+    named = name_issue(source_path)
     issue = Issue(id=f"doc-{sha256[:10]}", magazine=title or stem, source_path=source_path,
-                  sha256=sha256, kind="document")
+                  sha256=sha256, kind="document", year=named.year if named else None,
+                  date=(name_date(named) or issue_date(named.year, named.number, named.half)) if named else None)
     articles = parse_document(text, issue, title=title)
     if not articles:
         raise IngestError(f"{source_path}: no text found to ingest")

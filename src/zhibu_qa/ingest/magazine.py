@@ -15,6 +15,7 @@ from difflib import SequenceMatcher
 
 from ..text import title_key
 from ..types import Article, IngestReport, Issue, ParsedSource, Section
+from .issuemeta import issue_date, name_issue, publication_day
 from .layout import (
     Block,
     Line,
@@ -246,13 +247,18 @@ def parse_issue_header(lines: list[Line]) -> tuple[str, int | None, int | None, 
 
 
 def make_issue(lines: list[Line], source_path: str, sha256: str) -> Issue:
+    """The issue named by the masthead; the file name stands in for a masthead without one."""
     name, year, number, half, total = parse_issue_header(lines)
+    if not (year and number) and (named := name_issue(source_path)) and named.number:
+        year, number, half = named.year, named.number, named.half
+    day = publication_day("\n".join(ln.text for ln in lines[:400]))
     if year and number:
         code = {"上半月": "a", "下半月": "b"}.get(half or "", "")
         issue_id = f"zbsh-{year}-{number:02d}{code}"
     else:
         issue_id = f"src-{sha256[:10]}"
-    return Issue(issue_id, name, source_path, sha256, "magazine", year, number, half, total)
+    return Issue(issue_id, name, source_path, sha256, "magazine", year, number, half, total,
+                 issue_date(year, number, half, day))
 
 
 def has_toc(text: str) -> bool:

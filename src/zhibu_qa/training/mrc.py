@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError
-from ..text import to_simplified
+from ..text import split_sentences, to_simplified
 
 HELD_OUT_SHARE = 0.2  # share of articles kept out of training, for reporting
 ABSENT_SHARE = 0.15  # share of held-out articles left out of the scratch index (their questions are unanswerable)
+DETAIL_SHARE = 0.15  # share of indexed articles with one question's answer sentences deleted ("detail absent")
 MAX_EVIDENCE = 80  # the dataset format's evidence length limit
 
 
@@ -135,13 +136,41 @@ def evidence_window(context: str, start: int, answer: str, limit: int = MAX_EVID
     return context[lo:hi].strip()
 
 
+def delete_answer(context: str, answer: str) -> str:
+    """The context without the sentences that hold `answer`.
+
+    Example: delete_answer("甲在北京。乙在上海。", "上海") == "甲在北京。"
+    """
+    return "".join(context[a:b] for a, b in split_sentences(context) if answer not in context[a:b]).strip()
+
+
+def _with_detail_absent(art: MrcArticle) -> tuple[MrcArticle, str | None]:
+    """The article with the answer of one question deleted (the first whose answer occurs in one
+    paragraph only), and that question's id; questions whose answers went with it are dropped."""
+    contexts = [" ".join(p.context.split()) for p in art.paragraphs]
+    for i, par in enumerate(art.paragraphs):
+        for target in par.questions:
+            answer = " ".join(target.answer.split())
+            kept_text = delete_answer(contexts[i], answer)
+            if not answer or not kept_text or any(answer in c for j, c in enumerate(contexts) if j != i):
+                continue
+            kept = [MrcQuestion(q.id, q.question, q.answer, kept_text.find(" ".join(q.answer.split())))
+                    for q in par.questions if q is not target and " ".join(q.answer.split()) in kept_text]
+            paragraphs = (*art.paragraphs[:i], MrcParagraph(kept_text, tuple(kept)), *art.paragraphs[i + 1:])
+            return MrcArticle(art.title, paragraphs, art.source), target.id
+    return art, None
+
+
 def write_eval_set(articles: Sequence[MrcArticle], out_dir: str | Path, *, absent_share: float = ABSENT_SHARE,
-                   max_questions: int | None = None, seed: int = 13) -> tuple[list[Path], Path]:
+                   detail_share: float = DETAIL_SHARE, max_questions: int | None = None,
+                   seed: int = 13) -> tuple[list[Path], Path]:
     """Write held-out articles as Markdown documents and a dataset.jsonl over them.
 
-    Articles chosen for absence are not written; their questions become unanswerable cases. Returns
-    (document paths to ingest, dataset path). Whitespace inside a context is collapsed as in the
-    documents, so evidence stays verbatim source text.
+    Articles chosen for absence are not written; their questions become unanswerable cases
+    (ids `mrc-…`). In a `detail_share` of the written articles one question's answer sentences are
+    deleted: the subject stays, the asked detail is gone (unanswerable, ids `mrc-detail-…`).
+    Returns (document paths to ingest, dataset path). Whitespace inside a context is collapsed as in
+    the documents, so evidence stays verbatim source text.
     """
     out = Path(out_dir)
     docs_dir = out / "corpus"
@@ -151,9 +180,17 @@ def write_eval_set(articles: Sequence[MrcArticle], out_dir: str | Path, *, absen
     rng.shuffle(order)
     n_absent = round(absent_share * len(order))
     absent = {a.title for a in order[:n_absent]}
+    detail = {a.title for a in order[n_absent:n_absent + round(detail_share * (len(order) - n_absent))]}
     docs, rows = [], []
     for i, art in enumerate(articles):
         present = art.title not in absent
+        deleted = None
+        if art.title in detail:
+            original = art
+            art, deleted = _with_detail_absent(art)
+            if deleted is not None:
+                q = next(q for p in original.paragraphs for q in p.questions if q.id == deleted)
+                rows.append(_row(q, art.title, "", -1, False, "文章中没有这一细节。") | {"id": f"mrc-detail-{q.id}"})
         if present:
             path = docs_dir / f"mrc-{i:04d}.md"
             path.write_text(article_markdown(art), encoding="utf-8")
@@ -170,10 +207,11 @@ def write_eval_set(articles: Sequence[MrcArticle], out_dir: str | Path, *, absen
     return docs, dataset
 
 
-def _row(q: MrcQuestion, title: str, context: str, start: int, present: bool) -> dict:
+def _row(q: MrcQuestion, title: str, context: str, start: int, present: bool,
+         absent_answer: str = "知识库中没有这篇文章。") -> dict:
     if not present:
         return {"id": f"mrc-{q.id}", "question": q.question, "type": "unanswerable", "answerable": False,
-                "gold_article": None, "evidence": [], "answer": "知识库中没有这篇文章。", "key_facts": []}
+                "gold_article": None, "evidence": [], "answer": absent_answer, "key_facts": []}
     answer = " ".join(q.answer.split())
     return {"id": f"mrc-{q.id}", "question": q.question, "type": "factoid", "answerable": True,
             "gold_article": title, "gold_section": None,

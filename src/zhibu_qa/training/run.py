@@ -16,6 +16,7 @@ import numpy as np
 
 from ..answer.learned import DATA_DIR
 from ..answer.selector import LearnedSelector
+from ..answer.similarity import SentenceSimilarity
 from ..config import Settings
 from ..errors import DatasetError
 from . import fit
@@ -85,20 +86,22 @@ def train(settings: Settings, data_dir: Path, *, work_dir: Path, out_dir: Path =
     mrc_has = pipe.corpus_has
     data = fit.collect(lambda q, k: retriever.retrieve(q, k), questions, mrc_has, log)
     has = {id(r): mrc_has for r in data}
+    n_mrc = len(data)
     if dataset is not None:
         project, examples = tuning_examples(settings, Path(dataset))
         project_retriever = project.retriever("hybrid")
         extra = fit.collect(lambda q, k: project_retriever.retrieve(q, k), examples, project.corpus_has, log)
         has.update({id(r): project.corpus_has for r in extra})
         data += extra
-    info = {"mrc_questions": len(questions), "tuning_questions": len(data) - 2 * len(questions) if dataset else 0}
+    info = {"mrc_questions": len(questions), "tuning_retrievals": len(data) - n_mrc}
     selector = LearnedSelector(fit.fit_selector(data, info))
     # a hard negative's own article counts as absent: its names are then missing, as for a question
     # about something the knowledge base does not hold
     titles = {a.id: a.title for a in pipe.catalogue.articles}
     blobs = {titles[aid]: text for aid, text in pipe.article_blobs.items() if aid in titles}
+    similarity = SentenceSimilarity(lambda: pipe.embedder, cache_size=10**7)
     x, y, w = fit.answerability_rows(
-        data, selector, lambda r: fit.without(blobs, r.excluded) if r.excluded else has[id(r)])
+        data, selector, lambda r: fit.without(blobs, r.excluded) if r.excluded else has[id(r)], similarity)
     domains = np.asarray([int(has[id(r)] is not mrc_has) for r in data])
     answerability = fit.fit_answerability(x, y, w, info, domains)
     out_dir = Path(out_dir)
