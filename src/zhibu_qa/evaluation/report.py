@@ -151,13 +151,25 @@ def _record(r: CaseResult) -> dict[str, Any]:
 # --- chart -----------------------------------------------------------------------------------
 
 def cjk_font_family() -> str | None:
-    """The first installed family of CJK_FONTS, or None (with a warning) when there is none."""
+    """The first installed family of CJK_FONTS, or None (with a warning) when there is none.
+
+    matplotlib's font cache predates fonts installed after it was built (fonts-noto-cjk in CI), so
+    CJK font files on the system are registered once when the cache knows none of the families.
+    """
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FONTS:
-        if family in installed:
-            return family
+    for attempt in range(2):
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        for family in CJK_FONTS:
+            if family in installed:
+                return family
+        if attempt == 0:
+            for path in font_manager.findSystemFonts():
+                if any(tag in Path(path).name for tag in ("CJK", "SourceHan", "wqy", "WenQuanYi")):
+                    try:
+                        font_manager.fontManager.addfont(path)
+                    except (OSError, RuntimeError, ValueError):
+                        continue  # an unreadable font file: try the next
     log.warning("no CJK font found (tried %s); Chinese chart labels will not render", ", ".join(CJK_FONTS))
     return None
 
