@@ -174,8 +174,8 @@ def test_copies_within_one_issue_all_stay():
 
 def test_the_dictionary_learns_quoted_terms_that_recur_within_bounds():
     texts = ["启动“红旗小岗哨”。", "“红旗小岗哨”再次上岗，“蓝衫哨兵队”只出现一次。", "“这是一个超过八个字的长引语啊”“这是一个超过八个字的长引语啊”"]
-    assert learn_terms(texts) == ["红旗小岗哨"]
-    assert learn_terms(texts, min_count=1)[:2] == ["红旗小岗哨", "蓝衫哨兵队"]
+    assert learn_terms(texts, min_count=2) == ["红旗小岗哨"]
+    assert learn_terms(texts)[:2] == ["红旗小岗哨", "蓝衫哨兵队"]
     assert learn_terms([], ["减牌子 挑担子"]) == ["减牌子", "挑担子"]
 
 
@@ -183,7 +183,7 @@ def test_a_quote_in_the_overlap_of_two_chunks_counts_once():
     first = chunk("a", "甲乙“红旗小岗哨”", "i", 0)
     second = chunk("b", "“红旗小岗哨”丙丁", "i", 2)  # starts inside the first chunk's span
     assert list(unoverlapped_texts([first, second])) == ["甲乙“红旗小岗哨”", "丙丁"]
-    assert learn_terms(unoverlapped_texts([first, second])) == []
+    assert learn_terms(unoverlapped_texts([first, second]), min_count=2) == []
 
 
 def test_relative_times_are_resolved_against_the_issue_date():

@@ -3,6 +3,7 @@ match torch fp32 (real m3e-small); plus the `embedding_backend` setting and its 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -26,6 +27,11 @@ def exported(tmp_path_factory):
 
     target = tmp_path_factory.mktemp("model") / "m3e-small"
     shutil.copytree(MODEL_DIR, target, copy_function=os.link, ignore=shutil.ignore_patterns("onnx", ".zhibu-*"))
+    manifest = target / "zhibu_manifest.json"  # as fetch-model leaves it before exporting: no onnx/ entries
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"] = {k: v for k, v in data.get("files", {}).items() if not k.startswith("onnx/")}
+    manifest.unlink()  # a new inode: the hard-linked original stays intact
+    manifest.write_text(json.dumps(data), encoding="utf-8")
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_HUB_OFFLINE", "1")
     mp.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -59,11 +65,12 @@ def test_export_writes_both_onnx_files_once_and_the_manifest_verifies_them(expor
 @pytest.mark.integration
 def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
     from zhibu_qa.models import verify_model_dir
+    from zhibu_qa.onnx_backend import ONNX_FILES
 
     target, _ = exported
     copy = tmp_path / "m3e-small"
     shutil.copytree(target, copy, copy_function=os.link)
-    int8 = copy / "onnx" / "model_quint8_avx2.onnx"
+    int8 = copy / ONNX_FILES["onnx-int8"]
     data = int8.read_bytes()
     int8.unlink()  # a new inode: the hard-linked original stays intact
     int8.write_bytes(data[:-10] + b"0123456789")
@@ -94,7 +101,7 @@ def test_each_backend_has_its_own_model_id_and_the_export_leaves_torch_ids_alone
     ids = {b: make_embedder(str(target), backend=b).model_id for b in EMBEDDING_BACKENDS}
     assert len(set(ids.values())) == len(EMBEDDING_BACKENDS)
     base = ids["torch"]
-    assert ids["onnx-int8"] == base + "+onnx-int8" and ids["torch-int8"] == base + "+int8"
+    assert ids["onnx-int8"] == base + "+onnx-qint8pc" and ids["torch-int8"] == base + "+int8"
     # the same directory before the export (onnx/ is not part of the base id)
     assert base.split("@")[1] == SentenceTransformerEmbedder(str(MODEL_DIR)).model_id.split("@")[1]
 

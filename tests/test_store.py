@@ -224,14 +224,14 @@ def test_bad_arguments_are_refused(tmp_path):
 
 
 def test_merged_user_dictionary_keeps_terms_whole_for_bm25(tmp_path):
-    # terms quoted again elsewhere in the archive are learned; "小马拉大车" comes from a title
-    chunks, metas = corpus([*TEXTS, "“吹哨报到”“两企三新”“三会一课”再次出现，“偶然一次”只出现一次。"])
+    # quoted terms are learned (2-8 characters); "小马拉大车" comes from a title
+    chunks, metas = corpus([*TEXTS, "“吹哨报到”“两企三新”“三会一课”再次出现，“偶然一次”只出现一次，“这是一个超过八个字的长引语”。"])
     metas[1] = make_meta(title="“小马拉大车”有解了")
     build(tmp_path, chunks, metas, user_terms=["精网微格", "滨河巡逻岗"])
     terms = read_user_dict(tmp_path / STORE_DIR / USERDICT_FILE)
     assert terms[:2] == ["精网微格", "滨河巡逻岗"]
     assert {"吹哨报到", "小马拉大车", "两企三新", "三会一课", "有解了"} <= set(terms)
-    assert "偶然一次" not in terms
+    assert "偶然一次" in terms and "这是一个超过八个字的长引语" not in terms
     load_index(tmp_path, model_id="hashing-64", chunker=CHUNKER)
     assert "吹哨报到" in tokenize("对此，街道启动了“吹哨报到”机制")
     assert "滨河巡逻岗" in tokenize("设立滨河巡逻岗")

@@ -82,7 +82,7 @@ def test_locate_and_article_html_anchor_and_mark_the_cited_span():
     art = _article()
     assert locate(art, 116, 118) == (1, 1 - 1, 6, 8)
     html = article_html(art, "某期", locate(art, 116, 118))
-    assert '<section id="zq-sec-1">' in html and '<a href="#zq-sec-1">小节</a>' in html
+    assert '<section id="zq-sec-1">' in html and '<a href="?article=a1&amp;section=1">小节</a>' in html
     assert '<p id="zq-target" class="zq-target">第二段&lt;含&gt;<mark>五权</mark>。</p>' in html
     assert "标题&lt;x&gt;" in html
     assert locate(art, 5000) is None

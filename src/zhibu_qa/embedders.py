@@ -243,7 +243,7 @@ class SentenceTransformerEmbedder(Embedder):
 
 EMBEDDER_KINDS = ("hashing", "hashing:DIM", "<model directory or sentence-transformers name>")
 # torch: sentence-transformers fp32; torch-int8: dynamic int8 Linear layers; onnx / onnx-int8: ONNX
-# Runtime over onnx/model.onnx / onnx/model_quint8_avx2.onnx (figures in benchmarks/README.md).
+# Runtime over onnx/model.onnx / onnx/model_qint8_pc.onnx (figures in benchmarks/README.md).
 EMBEDDING_BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
 
 

@@ -31,3 +31,8 @@ def neutralise_md(text: str) -> str:
     text = html.escape(" ".join((text or "").split()), quote=False)
     text = _MD_LINKS.sub(r"\\\1", text)
     return _AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+
+
+def unescape_md(text: str) -> str:
+    """Inverse of `escape_md` (for a message the user edits in the chat). Example: unescape_md(r"1\\. &lt;b&gt;") == "1. <b>" """
+    return html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>~$^:@])", r"\1", text or ""))

@@ -27,6 +27,9 @@ KEEP_VERSIONS = 3  # the current one, the previous (replicas may still read it) 
 PG_HNSW_M = 16  # pgvector's default
 PG_EF_CONSTRUCTION = 128  # with ef_search 512: recall@10 0.996 on 10k clustered 512-dim vectors; m 24 /
 # ef_construction 200 reached 0.991 at ef_search 256 but took 1.7x the build time (benchmarks/README.md)
+# the HNSW build is fast only while the graph fits in it: 300k x 512 took 215-277 s with 2 GB, 956 s
+# with 512 MB (benchmarks/README.md); it is taken only while an index is built
+PG_MAINTENANCE_WORK_MEM = "2GB"
 _FILTER_COLUMNS = (("issue_ids", "issue_id"), ("columns", "column_name"), ("article_ids", "article_id"))
 _HINT = "set pg_dsn (or ZHIBU_PG_DSN), e.g. postgresql://user@/zhibu?host=/var/run/postgresql"
 
@@ -80,7 +83,7 @@ def _build(vectors: np.ndarray, labels: RowLabels, target: Path, dsn: str) -> st
                 copy.set_types(["int4", "text", "text", "text", "vector"])
                 for i in range(n):
                     copy.write_row((i, labels.issue_ids[i], labels.columns[i], labels.article_ids[i], vectors[i]))
-            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{PG_MAINTENANCE_WORK_MEM}'")
             conn.execute(f"CREATE INDEX ON {table} USING hnsw (embedding vector_ip_ops) "
                          f"WITH (m = {PG_HNSW_M}, ef_construction = {PG_EF_CONSTRUCTION})")
             for _, col in _FILTER_COLUMNS:

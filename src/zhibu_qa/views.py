@@ -8,6 +8,7 @@ Gradio, no I/O, no decisions about what to show; `ui.py` wires these to componen
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,8 +26,11 @@ from .evaluation.labels import metric_name
 from .evaluation.report import TYPE_METRICS, fmt
 from .markup import escape_md
 from .types import Article, Citation
+from .ui_links import article_href, citation_href
 
 PASSAGE_CONTEXT = 150  # characters shown on each side of a quote (~300 in all)
+QUOTE_HINT = 14  # characters of a quote that tell two citations of one section apart
+_MARKER = re.compile(r"\[(\d+(?:,\d+)*)\]")  # the answer's validated markers, e.g. [1] or [1,3]
 # (title, what to do) per error kind, for non-technical readers; the library message follows.
 ERROR_HELP: tuple[tuple[type[Exception], str, str], ...] = (
     (InputError, "输入有误", ""),
@@ -57,41 +61,94 @@ def citation_label(d: Mapping[str, Any]) -> str:
     return label(citation_from_json(d))
 
 
+def citation_labels(citations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One label per citation; citations of the same article and section also show their quote's start,
+    so two of them are told apart. Example: ["【1】甲 · 一 · “截至目前…”", "【2】甲 · 一 · “河东区…”"]"""
+    counts: dict[tuple, int] = {}
+    for c in citations:
+        counts[(c.get("article_id"), c.get("section"))] = counts.get((c.get("article_id"), c.get("section")), 0) + 1
+    out = []
+    for c in citations:
+        label = citation_label(c)
+        if counts[(c.get("article_id"), c.get("section"))] > 1:
+            quote = " ".join((c.get("quote") or "").split())
+            label += f" · “{quote[:QUOTE_HINT]}{'…' if len(quote) > QUOTE_HINT else ''}”"
+        out.append(label)
+    return out
+
+
+def _attr(text: str, limit: int = 300) -> str:
+    """Text for an HTML attribute: one line, at most `limit` characters, escaped."""
+    text = " ".join((text or "").split())
+    return html.escape(text[:limit] + ("…" if len(text) > limit else ""), quote=True)
+
+
+def cite_link(c: Mapping[str, Any], label: str, text: str) -> str:
+    """An inline link to a citation's quote in the reader; hovering shows the label and the quote."""
+    return (f'<a class="zq-cite" href="{html.escape(citation_href(c))}" '
+            f'title="{_attr(label + "：" + (c.get("quote") or ""))}">{text}</a>')
+
+
+def linked_markers(text: str, citations: Sequence[Mapping[str, Any]]) -> str:
+    """Escaped answer text whose [n] markers are links to their citations (unknown numbers stay text).
+
+    Example: linked_markers("甲。[1]", []) == "甲。\\[1\\]"
+    """
+    by_n = {c["n"]: (c, label) for c, label in zip(citations, citation_labels(citations), strict=True)}
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        numbers = [int(x) for x in m.group(1).split(",")]
+        if not all(n in by_n for n in numbers):
+            continue
+        out.append(escape_md(text[pos:m.start()]))
+        out.append("".join(cite_link(*by_n[n], f"\\[{n}\\]") for n in numbers))
+        pos = m.end()
+    out.append(escape_md(text[pos:]))
+    return "".join(out)
+
+
 # --- chat ------------------------------------------------------------------------------------
 
-def mark_unsupported(text: str, flagged: Iterable[str]) -> str:
-    """Escaped answer text with each flagged sentence visibly marked as lacking support."""
+def mark_unsupported(text: str, flagged: Iterable[str], citations: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Escaped answer text with each flagged sentence visibly marked as lacking support; [n] markers linked."""
     out, pos = [], 0
     for sentence in flagged:
         i = text.find(sentence, pos) if sentence else -1
         if i < 0:
             continue
-        out.append(escape_md(text[pos:i]))
-        out.append(f'<span class="zq-unsupported" title="这句话在所引原文中找不到充分依据">{escape_md(sentence)}</span>'
-                   "（⚠依据不足）")
+        out.append(linked_markers(text[pos:i], citations))
+        out.append(f'<span class="zq-unsupported" title="这句话在所引原文中找不到充分依据">'
+                   f"{linked_markers(sentence, citations)}</span>（⚠依据不足）")
         pos = i + len(sentence)
-    out.append(escape_md(text[pos:]))
+    out.append(linked_markers(text[pos:], citations))
     return "".join(out)
 
 
-def answer_markdown(a: Mapping[str, Any]) -> str:
-    """The chat message for a finished answer (`formatting.answer_json` shape)."""
-    parts = [f"> ℹ {escape_md(n)}" for n in a.get("notices") or ()]
+def answer_markdown(a: Mapping[str, Any], understood: str = "",
+                    suggested: Sequence[tuple[str, str]] = ()) -> str:
+    """The chat message for a finished answer (`formatting.answer_json` shape); `understood` is the
+    rewritten search text of a follow-up, `suggested` (title, article id) links for a refusal."""
+    parts = [f'<span class="zq-rewritten">按上下文理解为：{escape_md(understood)}</span>'] if understood else []
+    parts += [f"> ℹ {escape_md(n)}" for n in a.get("notices") or ()]
     if a.get("refused"):
         parts.append("**【未作答】本刊资料中没有足够依据**")
         parts.append(escape_md(a.get("answer", "")))
+        links = dict(suggested)
         if a.get("suggestions"):
-            parts.append("可以先读读这些文章：\n" + "\n".join(f"- 《{escape_md(t)}》" for t in a["suggestions"]))
+            parts.append("可以先读读这些文章：\n" + "\n".join(
+                f'- <a class="zq-suggest" href="{html.escape(article_href(links[t]))}">《{escape_md(t)}》</a>'
+                if t in links else f"- 《{escape_md(t)}》" for t in a["suggestions"]))
         return "\n\n".join(parts)
+    cites = a.get("citations") or []
     flagged = [s["text"] for s in a.get("sentences") or () if not s.get("supported", True)]
-    parts.append(mark_unsupported(a.get("answer", ""), flagged))
+    parts.append(mark_unsupported(a.get("answer", ""), flagged, cites))
     if flagged:
         parts.append("*标有“⚠依据不足”的句子在所引原文中找不到充分依据，请谨慎使用。*")
-    if a.get("citations"):
-        parts.append("**引用来源**（在下方“引用”中点选可查看原文）\n"
-                     + "\n".join(f"- {escape_md(citation_label(c))}"
-                                 + (f"（{escape_md(c['time_note'])}）" if c.get("time_note") else "")
-                                 for c in a["citations"]))
+    if cites:
+        parts.append("**引用来源**（点击编号或来源，在“文章”中查看原文）\n" + "\n".join(
+            f"- {cite_link(c, label, escape_md(label))}"
+            + (f"（{escape_md(c['time_note'])}）" if c.get("time_note") else "")
+            for c, label in zip(cites, citation_labels(cites), strict=True)))
     return "\n\n".join(parts)
 
 
@@ -101,7 +158,8 @@ def chat_messages(conversation: Sequence[Mapping[str, Any]],
     msgs: list[dict] = []
     for turn in conversation:
         msgs.append({"role": "user", "content": escape_md(turn["question"])})
-        msgs.append({"role": "assistant", "content": answer_markdown(turn["answer"])})
+        msgs.append({"role": "assistant", "content": answer_markdown(
+            turn["answer"], turn.get("understood", ""), turn.get("suggested", ()))})
     if pending is not None:
         msgs.append({"role": "user", "content": escape_md(pending[0])})
         msgs.append({"role": "assistant", "content": escape_md(pending[1]) or "正在检索……"})
@@ -122,19 +180,26 @@ def _score(value: Any) -> str:
 
 
 def hits_html(hits: Sequence[Mapping[str, Any]]) -> str:
-    """The side panel: retrieved passages in rank order with their scores."""
+    """The side panel: retrieved passages in rank order with a relevance bar (relative to the best
+    passage); the raw fused, vector and BM25 scores stay in a collapsed detail."""
     if not hits:
-        return '<p class="zq-muted">提问后，这里会列出检索到的段落及其得分。</p>'
+        return '<p class="zq-muted">提问后，这里会列出检索到的段落，按相关度排序。</p>'
+    top = max((h.get("score") or 0.0) for h in hits) or 1.0
     items = []
-    for h in hits:
+    for i, h in enumerate(hits, 1):
         where = " · ".join(x for x in (h.get("article_title"), h.get("column"), h.get("section")) if x)
         text = h.get("text", "")
+        pct = max(0, min(100, round(100 * (h.get("score") or 0.0) / top)))
+        href = citation_href({**h, "n": 0}) if h.get("article_id") and h.get("char_end") else ""
+        open_link = f' <a class="zq-hit-open" href="{html.escape(href)}">在文章中查看</a>' if href else ""
         items.append(
             f'<li><div class="zq-hit-head">{esc(where)}</div>'
-            f'<div class="zq-score">综合 {_score(h.get("score"))} · 向量 {_score(h.get("dense_score"))} · '
-            f'BM25 {_score(h.get("bm25_score"))}</div>'
+            f'<div class="zq-rel" title="相关度（相对第 1 名）{pct}%"><span class="zq-rank">第 {i} 名</span>'
+            f'<span class="zq-relbar"><span style="width:{pct}%"></span></span>{open_link}</div>'
             f"<details><summary>{esc(text[:60])}{'…' if len(text) > 60 else ''}</summary>"
-            f"{esc(text)}</details></li>")
+            f"{esc(text)}</details>"
+            f'<details class="zq-score"><summary>得分明细</summary>综合 {_score(h.get("score"))} · '
+            f'向量 {_score(h.get("dense_score"))} · BM25 {_score(h.get("bm25_score"))}</details></li>')
     return f'<ol class="zq-hits">{"".join(items)}</ol>'
 
 
@@ -158,18 +223,25 @@ def locate(article: Article, char_start: int, char_end: int | None = None) -> tu
 
 
 def article_html(article: Article, issue_label: str = "",
-                 target: tuple[int, int, int, int] | None = None) -> str:
-    """An article with its section headings as anchors; the `target` span (see `locate`) is marked."""
+                 target: tuple[int, int, int, int] | None = None, section: int | None = None) -> str:
+    """An article with its section headings as anchors; the `target` span (see `locate`) is marked,
+    else section number `section` (else the title) carries id="zq-focus" for the page to scroll to."""
     meta = " · ".join(x for x in (article.column, "、".join(article.authors), issue_label) if x)
-    out = [f'<article class="zq-article"><h2>{esc(article.title)}</h2><div class="zq-meta">{esc(meta)}</div>']
+    focus = target is None and (section is None or not 0 <= section < len(article.sections))
+    out = [f'<article class="zq-article"><h2{" id=zq-focus" if focus else ""}>{esc(article.title)}</h2>'
+           f'<div class="zq-meta">{esc(meta)}</div>']
     headed = [(i, s.heading) for i, s in enumerate(article.sections) if s.heading]
     if headed:
-        out.append('<nav class="zq-toc"><strong>本文小节</strong><ol>'
-                   + "".join(f'<li><a href="#zq-sec-{i}">{esc(h)}</a></li>' for i, h in headed) + "</ol></nav>")
+        out.append('<nav class="zq-toc"><strong>本文小节</strong><ol>' + "".join(
+            f'<li><a href="{html.escape(article_href(article.id, i))}">{esc(h)}</a></li>' for i, h in headed)
+            + "</ol></nav>")
     for si, sec in enumerate(article.sections):
-        out.append(f'<section id="zq-sec-{si}">')
+        focused = target is None and si == section
+        out.append(f'<section id="zq-sec-{si}"{" data-focus=1" if focused else ""}>')
         if sec.heading:
-            out.append(f"<h3>{esc(sec.heading)}</h3>")
+            out.append(f"<h3{' id=zq-focus' if focused else ''}>{esc(sec.heading)}</h3>")
+        elif focused:
+            out.append('<span id="zq-focus"></span>')
         for pi, p in enumerate(sec.paragraphs):
             kind = ' data-kind="caption"' if p.kind == "caption" else ""
             if target is not None and target[:2] == (si, pi):

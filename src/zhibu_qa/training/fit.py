@@ -29,7 +29,9 @@ from ..types import Hit, Turn
 
 K = 5  # passages an answer is built from (the top_k default)
 HITS = 10  # passages retrieved per question, as when answering
-TARGET_FALSE_REFUSALS = 0.025  # threshold: at most this share of answerable training examples refused
+# threshold: at most this share of answerable training examples refused (below the 3% goal: the
+# training questions are in-sample, held-out questions are refused a point or so more often)
+TARGET_FALSE_REFUSALS = 0.02
 PROJECT_WEIGHT = 8.0  # a hand-written magazine question counts as this many MRC ones
 # a "detail absent" negative is a guess at the unanswerable kind (another answer may survive the
 # deletion), so it counts half; measured on held-out MRC: fewer false refusals than without them
