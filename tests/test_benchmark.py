@@ -36,8 +36,8 @@ def test_eval_writes_all_outputs(report_dir):
     assert len(rows) == 2 * 185 + n_para
     assert set(report["configs"]["hybrid"]["by_part"]) == {"tuning", "test"}
     assert report["paraphrase_gap"] is not None
-    assert "## Generalisation" in (report_dir / "report.md").read_text(encoding="utf-8")
-    assert "| metric | hybrid | naive | paraphrases |" in (report_dir / "report.md").read_text(encoding="utf-8")
+    assert "## 泛化 — `hybrid`" in (report_dir / "report.md").read_text(encoding="utf-8")
+    assert "| 指标 | hybrid | naive | paraphrases |" in (report_dir / "report.md").read_text(encoding="utf-8")
 
 
 def test_regression_gate(report_dir):

@@ -12,7 +12,7 @@ import pytest
 
 from zhibu_qa.errors import InputError
 from zhibu_qa.feedback import RecentAnswers, append_feedback, read_feedback
-from zhibu_qa.lessons import Lesson, LessonPoint, check_topic, lesson_markdown
+from zhibu_qa.lessons import Lesson, LessonPoint, LessonQuote, check_topic, lesson_markdown
 from zhibu_qa.markup import escape_md, neutralise_md
 from zhibu_qa.types import Citation
 from zhibu_qa.ui_actions import AskOptions, checked_history
@@ -41,12 +41,14 @@ def test_escape_md_stops_autolinks_without_mangling_the_address():
 
 def test_lesson_markdown_neutralises_every_source_and_user_string():
     quote = "紫藤学习社" + HOSTILE + "访问 https://evil.example/join 或 www.evil.example"
-    lesson = Lesson(topic="主题" + HOSTILE, points=(LessonPoint("要点" + HOSTILE, (_cite(1, "题" + HOSTILE, quote),)),),
-                    related=("延伸" + HOSTILE,), questions=("讨论" + HOSTILE + "？",))
+    point = LessonPoint("要点" + HOSTILE, (LessonQuote(_cite(1, "题" + HOSTILE, quote), quote),))
+    lesson = Lesson(topic="主题" + HOSTILE, points=(point,), related=("延伸" + HOSTILE,),
+                    questions=("讨论" + HOSTILE + "？",), date="2024年9月16日", sources=("期" + HOSTILE,),
+                    n_articles=1, warning="知识库中与该主题相关的内容较少" + HOSTILE)
     md = lesson_markdown(lesson)
     for live in LIVE:
         assert live not in md, live
-    assert md.count("&lt;img") == 9 and "[1]" in md  # our own markers survive
+    assert md.count("&lt;img") == 12 and "[1]" in md  # our own markers survive
 
 
 @pytest.mark.parametrize("topic, message", [("", "备课主题为空"), ("  ？ ", "备课主题为空"), ("题" * 101, "备课主题过长")])

@@ -72,19 +72,57 @@ def test_report_json_holds_run_facts_and_aggregates(result, tmp_path):
 def test_report_md_compares_configurations_and_explains_the_worst_questions(result, tmp_path):
     _write(result, tmp_path / "out")
     md = (tmp_path / "out" / "report.md").read_text("utf-8")
-    assert "| metric | good | bad |" in md
-    assert "| hit@1 | 1.000 | 0.500 |" in md
-    assert "| false_refusal_rate | 0.000 | 0.500 |" in md
-    assert "| latency_p50_ms | 100 |" in md
-    assert "## Per question type — `good`" in md and "## Per question type — `bad`" in md
-    worst = md.split("## Worst questions — `bad`")[1]
+    assert md.startswith("# zhibu-qa 评测报告\n")
+    assert "| 指标 | good | bad |" in md
+    assert "| 检索命中率@1 (hit@1) | 1.000 | 0.500 |" in md
+    assert "| 关键事实召回率 (key_fact_recall) | 1.000 | 0.250 |" in md
+    assert "| 误拒率 (false_refusal_rate) | 0.000 | 0.500 |" in md
+    assert "| 延迟中位数（毫秒） (latency_p50_ms) | 100 |" in md
+    assert "## 按题型 — `good`" in md and "## 按题型 — `bad`" in md
+    assert "| 不可回答 (unanswerable) | 1 |" in md
+    worst = md.split("## 问题最多的题目 — `bad`")[1].split("## 逐题明细")[0]
     c1, c2, c3 = (worst.index(f"**{i}**") for i in ("c1", "c2", "c3"))
     assert c1 < c2 < c3  # c1 and c2 score 0 (dataset order), c3 (0.5 recall) last
-    assert "wrongly refused" in worst and "gold article not retrieved" in worst
-    assert "answered an unanswerable question (flagged as partly covered)" in worst
-    assert "1 of 1 quotes do not match the source" in worst
-    assert "key facts missing: “三会一课”" in worst
+    assert "误拒：可回答的问题被拒答" in worst and "未检索到标准文章" in worst
+    assert "不可回答的问题却作了回答（已提示仅部分覆盖）" in worst
+    assert "1 条引文中有 1 条与原文不符" in worst
+    assert "缺少关键事实：“三会一课”" in worst
     assert '"top_k": 5' in md  # settings block
+
+
+def test_every_metric_row_of_report_md_has_a_chinese_name_and_its_key(result, tmp_path):
+    import re
+
+    from zhibu_qa.evaluation.metrics import AGGREGATE_METRICS
+
+    _write(result, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text("utf-8")
+    overall = md.split("## 各配置总体指标")[1].split("\n## ")[0]
+    for key in AGGREGATE_METRICS:
+        row = next(line for line in overall.splitlines() if f"({key}) |" in line)
+        assert re.match(r"^\| [^|(]*[\u4e00-\u9fff][^|(]* \(" + re.escape(key) + r"\) \|", row), row
+    data = json.loads((tmp_path / "out" / "report.json").read_text("utf-8"))
+    assert set(AGGREGATE_METRICS) <= set(data["configs"]["good"]["overall"])  # the keys stay English
+
+
+def test_report_md_drills_down_into_every_question_of_the_default_config(result, tmp_path):
+    _write(result, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text("utf-8")
+    drill = md.split("## 逐题明细 — `bad`")[1].split("## 设置")[0]
+    blocks = {b.split(" ")[0]: b for b in drill.split("### ")[1:]}
+    assert set(blocks) == {"c1", "c2", "c3"}
+    c3 = blocks["c3"]
+    assert "- 问题：两篇文章分别讲什么？" in c3 and "- 参考答案：三会一课和志愿服务" in c3
+    assert "- 回答：乙文讲述志愿服务。" in c3
+    assert "- 关键事实：✓ 志愿服务；✗ 三会一课" in c3
+    assert "  - [1] 《乙文》：“志愿服务”" in c3
+    assert "缺少关键事实：“三会一课”" in c3
+    assert "- 回答：（拒答）资料中没有相关内容。" in blocks["c1"] and "✗ 1200名" in blocks["c1"]
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text("utf-8").splitlines()]
+    bad_c3 = next(r for r in records if (r["config"], r["id"]) == ("bad", "c3"))
+    assert (bad_c3["key_facts_hit"], bad_c3["key_facts_missed"]) == (["志愿服务"], ["三会一课"])
+    assert bad_c3["quality"] == pytest.approx(report.case_quality({**bad_c3["metrics"], "answerable": True,
+                                                                    "refused": False}))
 
 
 def test_write_report_rejects_an_unknown_default_config(result, tmp_path):
@@ -120,7 +158,7 @@ def test_rewriting_into_an_existing_directory_replaces_the_files(result, tmp_pat
     (out / "report.md").write_text("old", encoding="utf-8")
     (out / "keep.txt").write_text("mine", encoding="utf-8")
     _write(result, out)
-    assert (out / "report.md").read_text("utf-8").startswith("# zhibu-qa benchmark report")
+    assert (out / "report.md").read_text("utf-8").startswith("# zhibu-qa 评测报告")
     assert (out / "keep.txt").read_text("utf-8") == "mine"
 
 
@@ -129,9 +167,9 @@ def test_diagnose_and_case_quality_of_single_answers():
     assert report.case_quality({"answerable": False, "refused": True}) == 1.0
     assert report.case_quality({"answerable": False, "refused": False}) == 0.0
     # no source texts given: the quote cannot be checked, which the diagnosis reports
-    assert report.diagnose(ok) == ["1 of 1 quotes do not match the source"]
+    assert report.diagnose(ok) == ["1 条引文中有 1 条与原文不符"]
     refused = CaseResult("bad", CASES[0], bad(CASES[0]), score_case(CASES[0], bad(CASES[0]), {}))
-    assert report.diagnose(refused) == ["wrongly refused", "gold article not retrieved"]
+    assert report.diagnose(refused) == ["误拒：可回答的问题被拒答", "未检索到标准文章"]
     assert report.case_quality(refused.row) == 0.0
 
 

@@ -253,7 +253,7 @@ def test_benchmark_tab_runs_a_small_eval_and_offers_the_report(ui_server, tmp_pa
     view = run_benchmark(ui_server.pipeline, BUILTIN_DATASET, tmp_path, ["bm25"], limit=3,
                          on_progress=lambda done, total: seen.append((done, total)))
     headers, rows = view.metrics
-    assert headers == ["指标", "bm25"] and rows[0] == ["问题数", "3"]
+    assert headers == ["指标", "bm25"] and rows[0] == ["题数 (n)", "3"]
     assert len(view.results[1]) == 3 and seen[-1] == (3, 3)
     assert view.report_zip.suffix == ".zip" and view.report_md.exists()
 

@@ -160,9 +160,9 @@ def test_benchmark_tables_from_report_files():
 
     summary = {"configs": {"hybrid": {"overall": {"n": 2, "hit@3": 0.5, "latency_p50_ms": 812.4, "by": {}}},
                            "bm25": {"overall": {"n": 2, "hit@3": None}}}}
-    assert metrics_table(summary) == (["指标", "hybrid", "bm25"], [["问题数", "2", "2"], ["检索命中@3", "0.500", "—"],
-                                                                  ["延迟中位数(ms)", "812", "—"]])
+    assert metrics_table(summary) == (["指标", "hybrid", "bm25"], [["题数 (n)", "2", "2"], ["检索命中率@3 (hit@3)", "0.500", "—"],
+                                                                  ["延迟中位数（毫秒） (latency_p50_ms)", "812", "—"]])
     headers, rows = results_table([{"id": "q1", "config": "hybrid", "type": "number", "question": "问",
                                     "answer": "答 " * 100, "refused": False, "metrics": {"hit@3": 1.0}}])
-    assert headers[:6] == ["编号", "配置", "类型", "问题", "回答", "拒答"] and headers[6] == "检索命中@3"
+    assert headers[:6] == ["编号", "配置", "类型", "问题", "回答", "拒答"] and headers[6] == "检索命中率@3 (hit@3)"
     assert rows[0][5] == "否" and rows[0][4].endswith("…") and rows[0][6] == "1.000"

@@ -45,11 +45,14 @@ def citation_source(pipeline) -> Callable:
 
 def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CONFIGS, *,
              backend: str = "extractive", limit: int | None = None, paraphrases: Path | None = None,
-             on_progress: Callable[[int, int], None] | None = None, progress: bool = True) -> Path:
+             on_progress: Callable[[int, int], None] | None = None, progress: bool = True,
+             cancel=None) -> Path:
     """Run the benchmark and write results.jsonl, report.json, report.md and chart.png to out_dir.
 
-    With `paraphrases`, the first configuration also answers them, reported as the pseudo
-    configuration "paraphrases" (the paraphrase gap compares it with the test part).
+    `limit` takes a sample of that many questions covering every question type
+    (`evaluation.sample`). With `paraphrases`, the first configuration also answers them, reported
+    as the pseudo configuration "paraphrases" (the paraphrase gap compares it with the test part).
+    `cancel` (a threading.Event) stops the run between questions with RunCancelled; nothing is written.
     """
     from .evaluation.report import write_report
     from .evaluation.runner import PARAPHRASES, BenchmarkResult, run_benchmark
@@ -60,14 +63,16 @@ def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CO
     pipeline.ensure_ready()
     cases = load_cases(pipeline, dataset)
     if limit:
-        cases = cases[:limit]
+        from .evaluation.sample import stratified_sample
+
+        cases = stratified_sample(cases, limit)
     para_cases = load_cases(pipeline, paraphrases) if paraphrases is not None else []
     result = run_benchmark(cases, {c: answer_fn(pipeline, c, backend) for c in configs},
                            source_text_lookup=citation_source(pipeline), progress=progress,
-                           on_progress=on_progress)
+                           on_progress=on_progress, cancel=cancel)
     if para_cases:
         extra = run_benchmark(para_cases, {PARAPHRASES: answer_fn(pipeline, configs[0], backend)},
-                              source_text_lookup=citation_source(pipeline), progress=progress)
+                              source_text_lookup=citation_source(pipeline), progress=progress, cancel=cancel)
         result = BenchmarkResult(result.configs + extra.configs, result.results + extra.results,
                                  {**result.aggregates, **extra.aggregates})
     settings = replace(pipeline.settings).redacted()

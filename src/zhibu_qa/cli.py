@@ -228,6 +228,8 @@ def cmd_lesson(args) -> int:
     if args.out:
         write_lesson(lesson, Path(args.out))
         print(f"wrote {args.out}")
+        if lesson.warning:
+            print(f"zhibu-qa: 注意：{lesson.warning}", file=sys.stderr)
     else:
         from .lessons import lesson_markdown
 
@@ -330,7 +332,7 @@ def build_parser() -> Parser:
     s.add_argument("--out", default="eval/out")
     s.add_argument("--configs", default="hybrid,dense,bm25,naive")
     s.add_argument("--backend", choices=("extractive", "openai"), default="extractive")
-    s.add_argument("--limit", type=_positive, default=None, help="only the first N questions")
+    s.add_argument("--limit", type=_positive, default=None, help="a sample of N questions covering every question type")
     s.add_argument("--paraphrases", default=None,
                    help=f"reworded test questions answered by the first configuration (default with the default "
                         f"dataset: {DEFAULT_PARAPHRASES}; '' = none)")

@@ -55,3 +55,11 @@ class IndexDamagedError(IndexMismatchError):
 
 class LockTimeoutError(ZhibuError):
     """Another process holds the index directory's writer lock for too long."""
+
+
+class RunCancelled(ZhibuError):
+    """A long run (a benchmark) was stopped on request after `done` of `total` steps."""
+
+    def __init__(self, message: str, done: int = 0, total: int = 0):
+        super().__init__(message)
+        self.done, self.total = done, total

@@ -1,7 +1,7 @@
 """The Gradio web app — the only module that imports gradio: tabs 问答, 文章, 备课, 评测.
 
 Lays out components, wires events to `ui_actions` (the 问答 tab lives in `ui_chat`, the 文章 tab and
-the shareable page links in `ui_reader`, the 评测 tab in `ui_eval`, the named API endpoints /ask,
+the shareable page links in `ui_reader`, 备课 in `ui_lesson`, 评测 in `ui_eval`, the named API endpoints /ask,
 /lesson, /feedback, /articles in `ui_endpoints`; `data/ui.js` routes in-page links), and mounts the Blocks on the one
 FastAPI server of `server.py`, next to the OpenAI-compatible API (`api.py`), on settings.host
 (127.0.0.1 by default) with system CJK fonts, no analytics and no external URLs. No retrieval or
@@ -18,17 +18,16 @@ from . import ui_actions as actions
 from . import views
 from .archive import issue_choices
 from .config import Settings
-from .errors import ZhibuError
 from .feedback import RecentAnswers
 from .ui_chat import chat_tab, wire_chat
 from .ui_endpoints import add_endpoints
 from .ui_eval import BUILTIN_DATASET, eval_tab, wire_eval
+from .ui_lesson import lesson_tab, wire_lesson
 from .ui_library import is_admin, library_tab, wire_library
 from .ui_reader import reader_tab, wire_reader
 
 __all__ = ["BUILTIN_DATASET", "build_app", "create_app", "launch", "serve"]
 
-LESSON_EXAMPLES = ("为基层减负", "党务公开", "“四强”党支部建设")
 FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
          "DejaVu Sans", "sans-serif"]  # installed system fonts only: nothing is downloaded
 MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
@@ -50,40 +49,6 @@ def make_theme():
     return _gradio().themes.Soft(primary_hue="red", font=FONTS, font_mono=MONO_FONTS)
 
 
-# ---- layout --------------------------------------------------------------------------------------
-
-def _lesson_tab(gr) -> SimpleNamespace:
-    topic = gr.Textbox(label="备课主题", placeholder="例如：为基层减负、党务公开", max_length=100, elem_id="zq-topic")
-    examples = gr.Dataset(components=[topic], samples=[[t] for t in LESSON_EXAMPLES], label="示例主题")
-    make = gr.Button("生成备课提纲", variant="primary", elem_id="zq-make-lesson")
-    error = gr.HTML()
-    with gr.Row():
-        md_file = gr.DownloadButton("下载 Markdown", visible=False, size="sm", elem_id="zq-lesson-md")
-        docx_file = gr.DownloadButton("下载 Word（.docx）", visible=False, size="sm", elem_id="zq-lesson-docx")
-    outline = gr.Markdown(elem_id="zq-outline")
-    scope = locals()
-    return SimpleNamespace(**{n: v for n, v in scope.items() if n != "gr"})
-
-
-# ---- events --------------------------------------------------------------------------------------
-
-def _wire_lesson(gr, ls: SimpleNamespace, pipeline, startup, work_dir: Path) -> None:
-    def make_lesson(topic):
-        hidden = gr.DownloadButton(visible=False)
-        try:
-            startup.check()
-            markdown, md, docx = actions.lesson_export(pipeline, topic, work_dir)
-        except ZhibuError as exc:
-            return views.exception_html(exc), "", hidden, hidden
-        return ("", markdown, gr.DownloadButton(value=str(md), visible=True),
-                gr.DownloadButton(value=str(docx), visible=True))
-
-    out = [ls.error, ls.outline, ls.md_file, ls.docx_file]
-    ls.make.click(make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
-    ls.examples.click(lambda s: s[0], ls.examples, ls.topic, queue=False, **PRIVATE).then(
-        make_lesson, ls.topic, out, concurrency_id="pipeline", **PRIVATE)
-
-
 def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: Path,
               answers: RecentAnswers | None = None):
     """The Blocks app; `startup` says when `pipeline` is ready; downloads are written under `work_dir`;
@@ -102,7 +67,7 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
             with gr.Tab("文章", id="reader"):
                 reader = reader_tab(gr)
             with gr.Tab("备课", id="lesson"):
-                lesson = _lesson_tab(gr)
+                lesson = lesson_tab(gr)
             with gr.Tab("评测", id="eval"):
                 evaluation = eval_tab(gr)
             with gr.Tab("资料库", id="library", visible=not settings.auth_user) as library_page:
@@ -130,7 +95,7 @@ def build_app(pipeline, settings: Settings, startup: actions.Startup, work_dir: 
         timer.tick(refresh, None, filled, queue=False, show_progress="hidden", **PRIVATE)
         wire_chat(gr, chat, conv, turn_state, link, reader, pipeline, settings, startup)
         wire_reader(gr, demo, reader, tabs, link, chat.question, pipeline, startup)
-        _wire_lesson(gr, lesson, pipeline, startup, work_dir)
+        wire_lesson(gr, lesson, pipeline, startup, work_dir)
         wire_eval(gr, evaluation, pipeline, startup, work_dir)
         wire_library(gr, library, pipeline, settings, startup, [reader.table, reader.picker, chat.columns,
                                                                 chat.articles, chat.issues])

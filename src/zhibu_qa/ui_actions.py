@@ -352,15 +352,16 @@ def check_upload(path: str | Path) -> Path:
 
 def run_benchmark(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str], *,
                   backend: str = "extractive", limit: int | None = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> BenchmarkView:
-    """Run the benchmark into a fresh folder of out_dir and read back its report files."""
+                  on_progress: Callable[[int, int], None] | None = None, cancel=None) -> BenchmarkView:
+    """Run the benchmark into a fresh folder of out_dir and read back its report files; `cancel`
+    (a threading.Event) stops it between questions (`errors.RunCancelled`)."""
     from .benchmark import run_eval
 
     if not configs:
         raise InputError("请至少选择一种检索配置。")
     run_dir = out_dir / "eval" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     out = Path(run_eval(pipeline, dataset, run_dir, list(configs), backend=backend, limit=limit or None,
-                        on_progress=on_progress, progress=False))
+                        on_progress=on_progress, progress=False, cancel=cancel))
     summary = json.loads((out / "report.json").read_text(encoding="utf-8"))
     records = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
                if line.strip()]

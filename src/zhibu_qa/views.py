@@ -22,7 +22,8 @@ from .errors import (
     InputError,
     ModelError,
 )
-from .evaluation.report import CHART_METRICS, TYPE_METRICS, fmt
+from .evaluation.labels import metric_name
+from .evaluation.report import TYPE_METRICS, fmt
 from .markup import escape_md
 from .types import Article, Citation
 from .ui_links import article_href, citation_href
@@ -30,11 +31,6 @@ from .ui_links import article_href, citation_href
 PASSAGE_CONTEXT = 150  # characters shown on each side of a quote (~300 in all)
 QUOTE_HINT = 14  # characters of a quote that tell two citations of one section apart
 _MARKER = re.compile(r"\[(\d+(?:,\d+)*)\]")  # the answer's validated markers, e.g. [1] or [1,3]
-METRIC_LABELS = dict(CHART_METRICS) | {
-    "n": "问题数", "n_answerable": "可回答", "n_unanswerable": "不可回答", "n_refused": "拒答数",
-    "evidence_hit@5": "证据命中@5", "rouge_l": "ROUGE-L", "refusal_recall": "拒答召回",
-    "false_refusal_rate": "误拒率", "latency_p50_ms": "延迟中位数(ms)", "latency_p95_ms": "延迟P95(ms)",
-}
 # (title, what to do) per error kind, for non-technical readers; the library message follows.
 ERROR_HELP: tuple[tuple[type[Exception], str, str], ...] = (
     (InputError, "输入有误", ""),
@@ -307,10 +303,8 @@ def status_html(state: str, message: str = "", elapsed: float = 0.0) -> str:
 # --- benchmark -------------------------------------------------------------------------------
 
 def metric_label(key: str) -> str:
-    """Example: metric_label("hit@5") == "检索命中@5" """
-    if key in METRIC_LABELS:
-        return METRIC_LABELS[key]
-    return re.sub(r"^(all_)?hit@", lambda m: "全部命中@" if m.group(1) else "检索命中@", key)
+    """Example: metric_label("hit@5") == "检索命中率@5 (hit@5)" """
+    return metric_name(key)
 
 
 def metrics_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -1,8 +1,9 @@
 """Write a benchmark result to disk: results.jsonl, report.json, report.md and chart.png.
 
-Owns the output formats, the "what went wrong" diagnosis of the worst questions and the chart
-(matplotlib, Agg canvas, a CJK font when one is installed). Files are written into a temporary
-directory next to `out_dir` and moved in only when all of them succeeded. Scoring is `runner`'s job.
+Owns the file formats and the chart (matplotlib, Agg canvas, a CJK font when one is installed);
+report.md's text is `report_md`, the per-question diagnosis `diagnosis`. Files are written into a
+temporary directory next to `out_dir` and moved in only when all of them succeeded. Scoring is
+`runner`'s job. report.json keeps the English metric keys; only report.md and the chart are Chinese.
 """
 
 from __future__ import annotations
@@ -12,35 +13,29 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import metrics as m
-from .runner import PARAPHRASES, BenchmarkResult, CaseResult, paraphrase_gap, ranked_hits
+from .diagnosis import N_WORST, case_quality, diagnose, key_facts_split, worst_cases
+from .labels import fmt, metric_label
+from .report_md import GENERALISATION_METRICS, TYPE_METRICS, render_markdown
+from .runner import BenchmarkResult, CaseResult, paraphrase_gap, ranked_hits
+
+__all__ = ["CHART_METRICS", "GENERALISATION_METRICS", "N_WORST", "REPORT_FILES", "TYPE_METRICS", "case_quality",
+           "diagnose", "draw_chart", "fmt", "render_markdown", "report_summary", "result_records",
+           "worst_cases", "write_report"]
 
 log = logging.getLogger(__name__)
 
 RESULTS_FILE, REPORT_JSON, REPORT_MD, CHART_FILE = "results.jsonl", "report.json", "report.md", "chart.png"
 REPORT_FILES: tuple[str, ...] = (RESULTS_FILE, REPORT_JSON, REPORT_MD, CHART_FILE)
 TOP_HITS = 10  # hits kept per question in results.jsonl
-N_WORST = 10
-# Columns of the per-type tables in report.md.
-TYPE_METRICS: tuple[str, ...] = (
-    "hit@3", "mrr", "evidence_hit@5", "key_fact_recall", "char_f1", "rouge_l", "cites_gold",
-    "quote_validity", "refusal_recall", "false_refusal_rate", "latency_p50_ms",
-)
-# Rows of the tuning / test / paraphrases table in report.md.
-GENERALISATION_METRICS: tuple[str, ...] = (
-    "n", "key_fact_recall", "hit@3", "cites_gold", "refusal_recall", "false_refusal_rate", "answered_note_rate",
-    "answer_chars_p50", "latency_p50_ms",
-)
 # Bars of chart.png: aggregate key -> Chinese label.
-CHART_METRICS: tuple[tuple[str, str], ...] = (
-    ("hit@3", "检索命中@3"), ("mrr", "MRR"), ("key_fact_recall", "要点召回"), ("char_f1", "字符F1"),
-    ("cites_gold", "引用正确文章"), ("quote_validity", "引文有效率"), ("refusal_f1", "拒答F1"),
-)
+CHART_METRICS: tuple[tuple[str, str], ...] = tuple(
+    (k, metric_label(k)) for k in ("hit@3", "mrr", "key_fact_recall", "char_f1", "cites_gold", "quote_validity",
+                                   "refusal_f1"))
 # Preferred CJK font families (Debian fonts-noto-cjk first), tried in order.
 CJK_FONTS: tuple[str, ...] = (
     "Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
@@ -66,12 +61,13 @@ def write_report(
     try:
         summary = report_summary(result, dataset_path=dataset_path, settings=settings,
                                  default_config=default, timestamp=timestamp)
+        records = result_records(result)
         with open(tmp / RESULTS_FILE, "w", encoding="utf-8") as fh:
-            for record in result_records(result):
+            for record in records:
                 fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         (tmp / REPORT_JSON).write_text(
             json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-        (tmp / REPORT_MD).write_text(render_markdown(result, summary), encoding="utf-8")
+        (tmp / REPORT_MD).write_text(render_markdown(result, summary, records), encoding="utf-8")
         draw_chart(result.aggregates, tmp / CHART_FILE, n_questions=summary["n_questions"])
         if out_dir.exists():
             for name in REPORT_FILES:
@@ -115,6 +111,7 @@ def result_records(result: BenchmarkResult) -> list[dict[str, Any]]:
 def _record(r: CaseResult) -> dict[str, Any]:
     a, case = r.answer, r.case
     metric_values = {k: v for k, v in r.row.items() if k not in ("id", "type", "answerable", "refused", "partial")}
+    hit_facts, missed_facts = key_facts_split(r)
     return {
         "id": case.id,
         "config": r.config,
@@ -143,158 +140,36 @@ def _record(r: CaseResult) -> dict[str, Any]:
         ],
         "latency_ms": a.latency_ms,
         "metrics": metric_values,
+        "key_facts": list(case.key_facts),
+        "key_facts_hit": hit_facts,
+        "key_facts_missed": missed_facts,
+        "quality": case_quality(r.row),
+        "diagnosis": diagnose(r),
     }
-
-
-# --- diagnosis of single questions -----------------------------------------------------------
-
-def case_quality(row: Mapping[str, Any]) -> float:
-    """0..1 quality of one row for ranking the worst questions (not a reported metric).
-
-    Unanswerable: 1 if refused else 0. Answerable: 0 if refused, else the mean of hit@5,
-    key_fact_recall, cites_gold, rouge_l and quote_validity where present.
-    Example: case_quality({"answerable": False, "refused": False}) == 0.0
-    """
-    if not row["answerable"] or row["refused"]:
-        return float(row["refused"] and not row["answerable"])
-    keys = ("hit@5", "key_fact_recall", "cites_gold", "rouge_l", "quote_validity")
-    value = m.mean(row.get(k) for k in keys)
-    return 0.0 if value is None else value
-
-
-def diagnose(r: CaseResult) -> list[str]:
-    """Short English phrases saying what went wrong with one answer ([] when nothing did)."""
-    row, case, answer = r.row, r.case, r.answer
-    found: list[str] = []
-    if case.answerable and answer.refused:
-        found.append("wrongly refused")
-    if not case.answerable and not answer.refused:
-        partly = " (flagged as partly covered)" if answer.refusal_kind == "partial" else ""
-        found.append("answered an unanswerable question" + partly)
-    if case.answerable and case.gold_article:
-        rank = m.first_gold_rank([h.meta.article_title for h in ranked_hits(answer)], case.gold_article)
-        if rank is None:
-            found.append("gold article not retrieved")
-        elif rank > 3:
-            found.append(f"gold article only at rank {rank}")
-        elif row.get("section_hit@5") == 0.0:
-            found.append("gold section not in the top 5")
-    if row.get("evidence_hit@5") == 0.0 and "gold article not retrieved" not in found:
-        found.append("no evidence passage in the top 5")
-    if case.answerable and not answer.refused:
-        missing = m.missing_key_facts(answer.text, case.key_facts)
-        if missing:
-            found.append("key facts missing: " + "、".join(f"“{f}”" for f in missing))
-        if row.get("cites_gold") == 0.0:
-            found.append("does not cite the gold article" if answer.citations else "no citations")
-    if row.get("quote_validity") is not None and row["quote_validity"] < 1.0:
-        bad = round((1 - row["quote_validity"]) * len(answer.citations))
-        found.append(f"{bad} of {len(answer.citations)} quotes do not match the source")
-    if row.get("groundedness") is not None and row["groundedness"] < 0.5:
-        found.append(f"weakly grounded ({row['groundedness']:.2f})")
-    return found
-
-
-def worst_cases(results: Sequence[CaseResult], n: int = N_WORST) -> list[CaseResult]:
-    """The n lowest-quality imperfect results, worst first.
-
-    Ties go round-robin over question types (then dataset order), so one type cannot fill the list.
-    """
-    seen: dict[tuple[float, str], int] = {}
-    keyed = []
-    for i, r in enumerate(results):
-        quality = case_quality(r.row)
-        if quality < 1.0 or diagnose(r):
-            tie = (quality, r.case.type)
-            seen[tie] = seen.get(tie, 0) + 1
-            keyed.append(((quality, seen[tie], i), r))
-    return [r for _, r in sorted(keyed, key=lambda t: t[0])][:n]
-
-
-# --- markdown --------------------------------------------------------------------------------
-
-def fmt(key: str, value: Any) -> str:
-    """A metric value for a table: '—' for None, whole ms for latencies, else three decimals.
-
-    Example: fmt("hit@3", 0.5) == "0.500" and fmt("latency_p50_ms", 812.4) == "812"
-    """
-    if value is None:
-        return "—"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return f"{value:.0f}" if key.endswith("_ms") or key.startswith("answer_chars") else f"{value:.3f}"
-
-
-def _cell(text: str, limit: int = 0) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text[:limit] + "…" if limit and len(text) > limit else text
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def render_markdown(result: BenchmarkResult, summary: Mapping[str, Any]) -> str:
-    """report.md: run facts, configurations side by side, per-type tables, the worst questions."""
-    default = summary["default_config"]
-    configs = result.configs
-    lines = ["# zhibu-qa benchmark report", ""]
-    lines.append(f"- Dataset: `{summary['dataset']}` ({summary['n_questions']} questions)")
-    lines.append(f"- Generated: {summary['timestamp']}")
-    lines.append(f"- Configurations: {', '.join(f'`{c}`' for c in configs)} (default `{default}`)")
-    lines += ["", "![metrics by configuration](chart.png)", "", "## Configurations (all questions)", ""]
-    counts = ("n", "n_answerable", "n_unanswerable", "n_refused")
-    rows = [[k] + [fmt(k, result.aggregates[c]["overall"][k]) for c in configs]
-            for k in counts + m.AGGREGATE_METRICS]
-    lines += _table(["metric", *configs], rows)
-    parts = result.aggregates[default].get("by_part", {})
-    if parts:
-        columns = [(name, parts[name]) for name in ("tuning", "test") if name in parts]
-        if PARAPHRASES in result.aggregates:
-            columns.append((PARAPHRASES, result.aggregates[PARAPHRASES]["overall"]))
-        lines += ["", f"## Generalisation — `{default}` (tune on the tuning part; floors apply to the test part)", ""]
-        lines += _table(["metric", *(n for n, _ in columns)],
-                        [[k] + [fmt(k, agg[k]) for _, agg in columns] for k in GENERALISATION_METRICS])
-        gap = summary.get("paraphrase_gap")
-        if gap is not None:
-            lines += ["", f"Paraphrase gap (key-fact recall, test part − paraphrases): {gap:+.3f}"]
-    for config in configs:
-        agg = result.aggregates[config]
-        lines += ["", f"## Per question type — `{config}`", ""]
-        type_rows = [[t, str(s["n"])] + [fmt(k, s[k]) for k in TYPE_METRICS] for t, s in agg["by_type"].items()]
-        type_rows.append(["**all**", str(agg["overall"]["n"])]
-                         + [fmt(k, agg["overall"][k]) for k in TYPE_METRICS])
-        lines += _table(["type", "n", *TYPE_METRICS], type_rows)
-    lines += ["", f"## Worst questions — `{default}`", ""]
-    worst = worst_cases(result.results_for(default))
-    if not worst:
-        lines.append("No question went wrong.")
-    for i, r in enumerate(worst, start=1):
-        gold = " / ".join(f"《{t}》" for t in r.case.gold_article) or "(none)"
-        answer = "(refused) " + r.answer.text if r.answer.refused else r.answer.text
-        lines += [
-            f"{i}. **{r.case.id}** ({r.case.type}, quality {case_quality(r.row):.2f}): {_cell(r.case.question)}",
-            f"   - gold: {gold}; reference: {_cell(r.case.answer, 120) or '—'}",
-            f"   - answer: {_cell(answer, 160) or '—'}",
-            f"   - what went wrong: {'; '.join(diagnose(r)) or 'partial overlap with the reference'}",
-        ]
-    if settings := summary.get("settings"):
-        lines += ["", "## Settings", "", "```json",
-                  json.dumps(settings, ensure_ascii=False, indent=2, default=str), "```"]
-    return "\n".join(lines) + "\n"
 
 
 # --- chart -----------------------------------------------------------------------------------
 
 def cjk_font_family() -> str | None:
-    """The first installed family of CJK_FONTS, or None (with a warning) when there is none."""
+    """The first installed family of CJK_FONTS, or None (with a warning) when there is none.
+
+    matplotlib's font cache predates fonts installed after it was built (fonts-noto-cjk in CI), so
+    CJK font files on the system are registered once when the cache knows none of the families.
+    """
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FONTS:
-        if family in installed:
-            return family
+    for attempt in range(2):
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        for family in CJK_FONTS:
+            if family in installed:
+                return family
+        if attempt == 0:
+            for path in font_manager.findSystemFonts():
+                if any(tag in Path(path).name for tag in ("CJK", "SourceHan", "wqy", "WenQuanYi")):
+                    try:
+                        font_manager.fontManager.addfont(path)
+                    except (OSError, RuntimeError, ValueError):
+                        continue  # an unreadable font file: try the next
     log.warning("no CJK font found (tried %s); Chinese chart labels will not render", ", ".join(CJK_FONTS))
     return None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunCancelled
 from ..types import Answer, EvalCase, Hit
 from . import metrics as m
 
@@ -124,12 +124,15 @@ def run_benchmark(
     source_text_lookup: m.SourceLookup,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    cancel=None,
 ) -> BenchmarkResult:
     """Answer every case with every configuration, score and aggregate.
 
     An answer's `latency_ms` of 0 is replaced by the measured wall time of the call. An exception
     from an answer function propagates (with a note naming the case and configuration).
     `on_progress(done, total)` is called after each answer (and once with done=0 at the start).
+    `cancel` (a threading.Event or anything with is_set()) is checked before each question; once
+    set, the run stops with RunCancelled.
     """
     if not configs:
         raise ConfigError("no configurations to benchmark; pass at least one name -> answer function")
@@ -145,6 +148,9 @@ def run_benchmark(
         for name, answer_fn in configs.items():
             bar.set_postfix_str(name)
             for case in cases:
+                if cancel is not None and cancel.is_set():
+                    raise RunCancelled(f"benchmark cancelled after {len(results)} of {total} answers",
+                                       len(results), total)
                 answer = _answer(answer_fn, case, name)
                 results.append(CaseResult(name, case, answer, score_case(case, answer, source_text_lookup)))
                 bar.update(1)
