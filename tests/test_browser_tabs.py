@@ -42,8 +42,18 @@ def _set_limit(driver, wait, n: int) -> None:
     box.send_keys(str(n), Keys.TAB)
 
 
-def test_stop_button_really_stops_a_long_run(browser, ui_server):  # noqa: F811
+def test_stop_button_really_stops_a_long_run(browser, ui_server, monkeypatch):  # noqa: F811
+    import time
+
     from selenium.webdriver.common.by import By
+
+    ask = ui_server.pipeline.ask
+
+    def slow_ask(*args, **kw):  # a warm pipeline answers the whole set in seconds: keep the run long
+        time.sleep(0.3)
+        return ask(*args, **kw)
+
+    monkeypatch.setattr(ui_server.pipeline, "ask", slow_ask)
 
     wait = _open_eval_tab(browser, ui_server.url)
     browser.find_element(By.ID, "zq-cancel-eval").click()  # nothing running yet
