@@ -104,7 +104,7 @@ def _strings(values, what: str) -> tuple[str, ...]:
 def spec_matches(spec: str, issue: Issue) -> bool:
     """Whether an issue name given by a user means `issue`: its id, or year / number / half-month.
 
-    Example: spec_matches("2024年第9期", Issue("zbsh-2024-09b", "天津支部生活", "p", "s", year=2024, number=9))
+    Example: spec_matches("2023年第5期", Issue("zbsh-2023-05a", "天津支部生活", "p", "s", year=2023, number=5))
     """
     if spec.strip() == issue.id:
         return True

@@ -100,7 +100,7 @@ class QuoteCleaner:
         marks opened or closed outside it, Latin debris between Chinese words, being the tail of
         a quotation just closed (an attribution such as "……”他说。").
 
-        Example: QuoteCleaner("“好。”问题 and 为基层减负。”").flaws(4, 18) == 3
+        Example: QuoteCleaner("“好。”问题 and 工作推进中。”").flaws(4, 18) == 3
         """
         quote = self.source[start:end]
         k, _ = self._back(start)

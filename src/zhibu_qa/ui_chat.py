@@ -18,8 +18,9 @@ from .feedback import MAX_COMMENT_CHARS
 from .markup import unescape_md
 from .ui_links import Link, followup_questions, link_query, suggested_articles, understood_as
 
-EXAMPLES = ("和平区下放给街道的“五权”是哪五项？", "河东区清理了多少块外部牌子？", "编辑部电话是多少？",
-            "东丽区是怎么减负的？")
+# sample questions written for the page (not taken from the eval dataset)
+EXAMPLES = ("和平区赋予街道哪些权力？", "“最美医生”姜楠在哪家医院工作？", "本刊由哪个单位编辑出版？",
+            "盆罐庄村的陶艺传承有多少年历史？")
 BACKENDS = [("摘录式（本地，无需联网）", "extractive"), ("大模型（OpenAI 兼容接口）", "openai")]
 MODES = [("混合检索（推荐）", "hybrid"), ("向量检索", "dense"), ("关键词检索（BM25）", "bm25")]
 PRIVATE = {"api_visibility": "private"}  # UI-only events; the public API is the gr.api endpoints
