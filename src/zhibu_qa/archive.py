@@ -104,7 +104,7 @@ def _strings(values, what: str) -> tuple[str, ...]:
 def spec_matches(spec: str, issue: Issue) -> bool:
     """Whether an issue name given by a user means `issue`: its id, or year / number / half-month.
 
-    Example: spec_matches("2023年第5期", Issue("zbsh-2023-05a", "天津支部生活", "p", "s", year=2023, number=5))
+    Example: spec_matches("2021年第3期", Issue("zbsh-2021-03a", "天津支部生活", "p", "s", year=2021, number=3))
     """
     if spec.strip() == issue.id:
         return True

@@ -16,7 +16,8 @@ from .errors import ZhibuError
 from .lessons import Lesson, build_lesson, lesson_markdown, write_lesson
 from .ui_actions import safe_stem
 
-LESSON_EXAMPLES = ("为基层减负", "党务公开", "“四强”党支部建设")
+# sample topics written for the page (not taken from the eval dataset)
+LESSON_EXAMPLES = ("新就业群体党建", "党建引领基层治理", "红色革命传统")
 PRIVATE = {"api_visibility": "private"}
 
 
