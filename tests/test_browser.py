@@ -74,7 +74,8 @@ def test_ask_stream_and_open_a_highlighted_citation(browser, ui_server, tmp_path
     box.send_keys("河东区清理了多少块外部牌子？")
     browser.find_element(By.ID, "zq-send").click()
     wait.until(lambda d: "169" in d.find_element(By.ID, "zq-chat").text)  # the answer streamed into the chat
-    assert "【1】" in browser.find_element(By.ID, "zq-chat").text  # numbered citations under the answer
+    # numbered citations under the finished answer (the stream shows the text before the list)
+    wait.until(lambda d: "【1】" in d.find_element(By.ID, "zq-chat").text)
     label = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#zq-cites label")))
     assert label.text.startswith("【1】")
     label.click()
@@ -105,8 +106,8 @@ def test_refusal_is_shown_with_suggested_articles(browser, ui_server):
     wait.until(lambda d: d.find_element(By.ID, "zq-status").text.strip() == "")
     box.send_keys("2030年奥运会在哪里举办？")
     browser.find_element(By.ID, "zq-send").click()
-    wait.until(lambda d: "未作答" in d.find_element(By.ID, "zq-chat").text)
-    assert "可以先读读这些文章" in browser.find_element(By.ID, "zq-chat").text
+    wait.until(lambda d: "未作答" in d.find_element(By.ID, "zq-chat").text
+               and "可以先读读这些文章" in d.find_element(By.ID, "zq-chat").text)  # the finished refusal
 
 
 # ---- hostile content: nothing from a document, a question or a dataset becomes live markup ----------
@@ -207,7 +208,8 @@ def test_a_hostile_document_question_and_dataset_stay_inert_in_every_tab(browser
     # 问答: an answer quoting the hostile text, its citation and passage, a hostile question
     box.send_keys("紫藤学习社每月组织什么活动？怎么报名？")
     browser.find_element(By.ID, "zq-send").click()
-    wait.until(lambda d: "专题研讨" in d.find_element(By.ID, "zq-chat").text)
+    wait.until(lambda d: "专题研讨" in d.find_element(By.ID, "zq-chat").text
+               and "引用来源" in d.find_element(By.ID, "zq-chat").text)  # the finished answer
     chat = browser.find_element(By.ID, "zq-chat").text
     assert "https://evil.example/join" in chat and "join@evil.example" in chat, "URLs are shown unmangled, as text"
     wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#zq-cites label"))).click()
