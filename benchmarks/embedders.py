@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from zhibu_qa.config import load_settings
-from zhibu_qa.embedders import EMBEDDING_BACKENDS, Embedder, make_embedder
+from zhibu_qa.indexing.embedders import EMBEDDING_BACKENDS, Embedder, make_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -63,7 +63,7 @@ def timed_embed(emb: Embedder, texts: list[str]) -> tuple[np.ndarray, float, flo
 
 
 def shipped_chunks(settings) -> list[str]:
-    from zhibu_qa.chunking import ChunkerConfig, chunk_catalogue
+    from zhibu_qa.indexing.chunking import ChunkerConfig, chunk_catalogue
     from zhibu_qa.ingest import read_and_parse
 
     parsed = read_and_parse(SHIPPED)
@@ -75,7 +75,7 @@ def shipped_chunks(settings) -> list[str]:
 def archive_sample(n_issues: int, sample: int, settings) -> list[str]:
     from retrieval import write_archive
 
-    from zhibu_qa.chunking import ChunkerConfig, chunk_catalogue
+    from zhibu_qa.indexing.chunking import ChunkerConfig, chunk_catalogue
     from zhibu_qa.ingest import read_and_parse
 
     with tempfile.TemporaryDirectory() as tmp:

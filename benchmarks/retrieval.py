@@ -183,7 +183,7 @@ def dir_mb(path: Path) -> float:
 
 def phase_shipped(work: Path, args) -> dict:
     """Warm build, embedding throughput, latency per mode, RSS; then naive vs hybrid quality."""
-    from zhibu_qa.chunking import chunk_catalogue
+    from zhibu_qa.indexing.chunking import chunk_catalogue
     from zhibu_qa.pipeline import Pipeline
 
     pipe = Pipeline(load_settings(index_dir=str(work / "shipped")))
@@ -221,7 +221,7 @@ def quality(pipe, out_dir: Path, limit: int | None) -> dict:
 
 
 def phase_archive_build(work: Path, args) -> dict:
-    from zhibu_qa.chunking import chunk_catalogue
+    from zhibu_qa.indexing.chunking import chunk_catalogue
     from zhibu_qa.pipeline import Pipeline
 
     src = work / "archive-src"

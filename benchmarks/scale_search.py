@@ -85,8 +85,8 @@ def timed(fn, queries) -> tuple[list, dict]:
 
 def synthetic_store(n: int, seed: int = 0):
     """n chunks, metas, BM25 token lists and codes from the shipped issue's chunks, mixed in halves."""
-    from zhibu_qa.chunking import ChunkerConfig, chunk_catalogue
     from zhibu_qa.config import load_settings
+    from zhibu_qa.indexing.chunking import ChunkerConfig, chunk_catalogue
     from zhibu_qa.ingest import read_and_parse
     from zhibu_qa.text import tokenize
     from zhibu_qa.types import Chunk, ChunkMeta
@@ -116,9 +116,9 @@ def one_backend(args) -> dict:
     """Everything for one backend, in this (child) process."""
     from vector_indexes import clustered, start_pg
 
-    from zhibu_qa import pgvector_index
+    from zhibu_qa.indexing import pgvector_index
+    from zhibu_qa.indexing.vectors import RowLabels, build_vector_index, open_vector_index
     from zhibu_qa.types import Filters
-    from zhibu_qa.vectors import RowLabels, build_vector_index, open_vector_index
 
     kind, n, dim = args.one, args.n, args.dim
     res: dict = {"backend": kind, "n": n, "dim": dim, "load1_start": load(), "rss_start_mb": rss_mb()[0]}
@@ -138,7 +138,7 @@ def one_backend(args) -> dict:
         (tmp / "pg").mkdir()
         server, dsn = start_pg(str(tmp / "pg"))
     if kind == "hnsw":
-        from zhibu_qa import vectors as vmod
+        from zhibu_qa.indexing import vectors as vmod
 
         vmod.HNSW_M, vmod.HNSW_EF_CONSTRUCTION = (int(x) for x in args.hnsw.split(":"))
         res["params"] = {"M": vmod.HNSW_M, "efConstruction": vmod.HNSW_EF_CONSTRUCTION}
@@ -192,9 +192,9 @@ def hybrid(index, vectors, chunks, metas, tokens, tmp: Path, filters_cls) -> dic
     from retrieval import queries as eval_queries
 
     from zhibu_qa.config import load_settings
-    from zhibu_qa.embedders import make_embedder
+    from zhibu_qa.indexing.embedders import make_embedder
+    from zhibu_qa.indexing.store import IndexData, Manifest, _build_bm25, _filter_codes
     from zhibu_qa.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
-    from zhibu_qa.store import IndexData, Manifest, _build_bm25, _filter_codes
 
     t0 = time.perf_counter()
     bm25 = _build_bm25(tokens)

@@ -61,8 +61,8 @@ def main() -> None:
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from zhibu_qa.app.ui import create_app, launch
     from zhibu_qa.config import load_settings
-    from zhibu_qa.ui import create_app, launch
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

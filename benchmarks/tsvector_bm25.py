@@ -140,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     from scale_search import synthetic_store
     from vector_indexes import start_pg
 
-    from zhibu_qa import pgvector_index
     from zhibu_qa.config import load_settings
+    from zhibu_qa.indexing import pgvector_index
+    from zhibu_qa.indexing.store import _build_bm25
     from zhibu_qa.pipeline import Pipeline
-    from zhibu_qa.store import _build_bm25
     from zhibu_qa.text import tokenize
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zhibu_qa.indexing.vectors import VECTOR_INDEXES, RowLabels, build_vector_index, open_vector_index
 from zhibu_qa.types import Filters
-from zhibu_qa.vectors import VECTOR_INDEXES, RowLabels, build_vector_index, open_vector_index
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUES = ("i0", "i1", "i2")

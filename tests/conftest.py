@@ -71,7 +71,7 @@ def ui_server(built_settings, pipeline, tmp_path_factory):
     pytest.importorskip("gradio")
     from types import SimpleNamespace
 
-    from zhibu_qa.ui import create_app, launch
+    from zhibu_qa.app.ui import create_app, launch
 
     settings = built_settings.replace(host="127.0.0.1", port=free_port())
     work_dir = tmp_path_factory.mktemp("ui-work")

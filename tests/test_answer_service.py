@@ -17,8 +17,8 @@ from zhibu_qa.answer import (
     LearnedSelector,
 )
 from zhibu_qa.answer.answerability import Evidence
-from zhibu_qa.chunking import chunk_catalogue
-from zhibu_qa.llms import OpenAICompatibleLLM, ScriptedLLM
+from zhibu_qa.answer.llms import OpenAICompatibleLLM, ScriptedLLM
+from zhibu_qa.indexing.chunking import chunk_catalogue
 from zhibu_qa.pipeline import PROMPTS_DIR
 from zhibu_qa.text import tokenize
 from zhibu_qa.types import Hit, Turn

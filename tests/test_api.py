@@ -23,7 +23,7 @@ KEY = "test-key-0123456789"
 def no_rate_limit_across_tests(request, monkeypatch):
     """The server tests share one client address; the limiter's own behaviour is unit-tested below."""
     if "limiter" not in request.node.name:
-        from zhibu_qa.api import RateLimiter
+        from zhibu_qa.app.api import RateLimiter
 
         monkeypatch.setattr(RateLimiter, "allow", lambda self, client: True)
 
@@ -38,7 +38,7 @@ def keyed_server(ui_server):
     """The same app with API keys set."""
     from conftest import free_port
 
-    from zhibu_qa.ui import build_app, launch
+    from zhibu_qa.app.ui import build_app, launch
 
     settings = ui_server.settings.replace(port=free_port(), api_keys=f"other-key,{KEY}")
     demo = build_app(ui_server.pipeline, settings, ui_server.startup, ui_server.work_dir, ui_server.answers)
@@ -170,7 +170,7 @@ def test_malformed_request_through_the_openai_client_is_a_bad_request(client):
 # ---- unit tests of the rules -------------------------------------------------------------------
 
 def test_rate_limiter_allows_a_burst_then_refills():
-    from zhibu_qa.api import RateLimiter
+    from zhibu_qa.app.api import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
@@ -183,7 +183,7 @@ def test_rate_limiter_allows_a_burst_then_refills():
 def test_without_keys_only_loopback_clients_are_served():
     from types import SimpleNamespace
 
-    from zhibu_qa.api import Api, ApiError
+    from zhibu_qa.app.api import Api, ApiError
 
     api = Api(None, None, SimpleNamespace(), None)
     assert api.authorise(None, "127.0.0.1") == "ip:127.0.0.1"
@@ -199,7 +199,7 @@ def test_without_keys_only_loopback_clients_are_served():
 
 
 def test_messages_become_question_and_history():
-    from zhibu_qa.api import ApiError, parse_messages
+    from zhibu_qa.app.api import ApiError, parse_messages
     from zhibu_qa.types import Turn
 
     q, history = parse_messages([{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
@@ -212,7 +212,7 @@ def test_messages_become_question_and_history():
 def test_keys_sharing_a_prefix_get_their_own_rate_limit_buckets():
     from types import SimpleNamespace
 
-    from zhibu_qa.api import Api
+    from zhibu_qa.app.api import Api
 
     api = Api(None, None, SimpleNamespace(), None, keys=("shared-prefix-key-1", "shared-prefix-key-2"))
     first = api.authorise("Bearer shared-prefix-key-1", "10.0.0.1")

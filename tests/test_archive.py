@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zhibu_qa.archive import (
+from zhibu_qa.answer.timeref import annotate, relative_words, resolve, time_note
+from zhibu_qa.errors import InputError
+from zhibu_qa.indexing.userdict import learn_terms, unoverlapped_texts
+from zhibu_qa.ingest.archive import (
     IssueFilter,
     apply_issue_filter,
     by_recency,
@@ -16,12 +19,9 @@ from zhibu_qa.archive import (
     issue_choices,
     spec_matches,
 )
-from zhibu_qa.errors import InputError
 from zhibu_qa.ingest.issuemeta import IssueName, issue_date, name_issue, publication_day
 from zhibu_qa.recency import NAMED_BOOST, NamedTime, RecencyOrder, named_issues, named_time
-from zhibu_qa.timeref import annotate, relative_words, resolve, time_note
 from zhibu_qa.types import Chunk, ChunkMeta, Filters, Issue, Segment
-from zhibu_qa.userdict import learn_terms, unoverlapped_texts
 
 
 def issue(iid, year, number, half=None, day=None, kind="magazine"):
@@ -196,9 +196,9 @@ def test_relative_times_are_resolved_against_the_issue_date():
 
 
 def test_cli_and_ui_views_name_the_issue_and_explain_relative_times():
-    from zhibu_qa.formatting import citation_json, format_answer
+    from zhibu_qa.app.formatting import citation_json, format_answer
+    from zhibu_qa.app.views import answer_markdown
     from zhibu_qa.types import Answer, Citation
-    from zhibu_qa.views import answer_markdown
 
     quote = "今年4月，又到了一年一度绩效考核评估的时间"
     c = Citation(1, "c1", "a1", "群众评议", "特别关注", None, ("张婉妮",), "天津支部生活 2024年第9期（下半月）", quote,
@@ -214,7 +214,7 @@ def test_cli_and_ui_views_name_the_issue_and_explain_relative_times():
 def test_ui_options_carry_issue_and_date_filters_resolved_against_the_catalogue():
     from types import SimpleNamespace
 
-    from zhibu_qa.ui_actions import AskOptions
+    from zhibu_qa.app.ui_actions import AskOptions
 
     catalogue = SimpleNamespace(issues={"zbsh-2024-09b": issue("zbsh-2024-09b", 2024, 9, "b", 15),
                                         "zbsh-2023-05a": issue("zbsh-2023-05a", 2023, 5, "a", 1)})

@@ -131,9 +131,9 @@ def test_relative_times_in_a_citation_get_the_issue_date(archive):
 
 
 def test_the_dictionary_learns_the_terms_the_new_issue_quotes(archive):
-    from zhibu_qa.store import STORE_DIR, USERDICT_FILE
+    from zhibu_qa.indexing.store import STORE_DIR, USERDICT_FILE
+    from zhibu_qa.indexing.userdict import read_user_dict
     from zhibu_qa.text import tokenize
-    from zhibu_qa.userdict import read_user_dict
 
     assert archive.pipe.index.chunks  # loading the index loads its dictionary into jieba
     terms = read_user_dict(archive.work / "index" / STORE_DIR / USERDICT_FILE)
@@ -145,8 +145,8 @@ def test_the_api_takes_a_filters_object(archive):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from zhibu_qa.api import Api, add_routes
-    from zhibu_qa.feedback import RecentAnswers
+    from zhibu_qa.app.api import Api, add_routes
+    from zhibu_qa.app.feedback import RecentAnswers
 
     app = FastAPI()
     add_routes(app, Api(archive.pipe, SimpleNamespace(check=lambda: None), archive.settings, RecentAnswers(),
@@ -178,9 +178,9 @@ def test_a_lesson_keeps_to_the_filtered_issue(archive):
 
 
 def test_pgvector_applies_issue_and_date_filters_in_sql(tmp_path, pg_dsn):
-    from zhibu_qa.archive import IssueFilter, apply_issue_filter
     from zhibu_qa.config import load_settings
-    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.indexing.embedders import HashingEmbedder
+    from zhibu_qa.ingest.archive import IssueFilter, apply_issue_filter
     from zhibu_qa.pipeline import Pipeline
     from zhibu_qa.types import Filters
 

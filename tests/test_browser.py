@@ -159,8 +159,8 @@ def hostile_server(built_settings, pipeline, tmp_path_factory):
     pytest.importorskip("gradio")
     from conftest import free_port
 
+    from zhibu_qa.app.ui import create_app, launch
     from zhibu_qa.pipeline import Pipeline
-    from zhibu_qa.ui import create_app, launch
 
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(built_settings.index_dir, root / "index")
@@ -358,7 +358,7 @@ def test_with_a_login_only_administrators_see_the_library_tab(browser, ui_server
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from zhibu_qa.ui import build_app, launch
+    from zhibu_qa.app.ui import build_app, launch
 
     settings = ui_server.settings.replace(port=free_port(), auth_user="reader", auth_password="pw-123456",
                                           admin_users=admins)

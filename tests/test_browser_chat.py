@@ -250,7 +250,7 @@ class SlowPipeline:
 def slow_server(ui_server):
     from conftest import free_port
 
-    from zhibu_qa.ui import build_app, launch
+    from zhibu_qa.app.ui import build_app, launch
 
     settings = ui_server.settings.replace(port=free_port())
     pipe = SlowPipeline(ui_server.pipeline, 1.5)

@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import CORPUS, FIXTURES
 
-from zhibu_qa.catalogue import load_catalogue, merge_sources
 from zhibu_qa.config import load_settings
 from zhibu_qa.errors import IngestError
+from zhibu_qa.ingest.catalogue import load_catalogue, merge_sources
 from zhibu_qa.pipeline import Pipeline
 
 
@@ -85,7 +85,7 @@ def test_remove_source(pipe):
 
 
 def test_merge_is_pure(parsed_issue):
-    from zhibu_qa.catalogue import Catalogue
+    from zhibu_qa.ingest.catalogue import Catalogue
 
     empty = Catalogue((), ())
     cat, changes = merge_sources(empty, [parsed_issue])

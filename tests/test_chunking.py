@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from zhibu_qa.chunking import ChunkerConfig, chunk_article, chunk_catalogue, locate_pieces, naive_chunks
+from zhibu_qa.indexing.chunking import (
+    ChunkerConfig,
+    chunk_article,
+    chunk_catalogue,
+    locate_pieces,
+    naive_chunks,
+)
 from zhibu_qa.text import count_tokens
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zhibu_qa.citations import (
+from zhibu_qa.answer.citations import (
     content_chars,
     is_supported,
     parse_markers,

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zhibu_qa.embedders import (
+from zhibu_qa.errors import ConfigError, ModelError
+from zhibu_qa.indexing.embedders import (
     Embedder,
     HashingEmbedder,
     SentenceTransformerEmbedder,
@@ -13,7 +14,6 @@ from zhibu_qa.embedders import (
     local_model_id,
     make_embedder,
 )
-from zhibu_qa.errors import ConfigError, ModelError
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "m3e-small"
 needs_model = pytest.mark.skipif(not (MODEL_DIR / "config.json").is_file(), reason="m3e-small not fetched")

@@ -140,8 +140,8 @@ def test_an_unset_event_changes_nothing():
 def test_drilldown_shows_question_reference_answer_key_facts_and_citations_escaped():
     from dataclasses import replace
 
+    from zhibu_qa.app.ui_eval import drilldown_html, record_choices
     from zhibu_qa.evaluation.runner import CaseResult, score_case
-    from zhibu_qa.ui_eval import drilldown_html, record_choices
 
     case = replace(CASES[2], question="两篇文章<img src=x onerror=alert(1)>分别讲什么？")
     r = CaseResult("bad", case, bad(case), score_case(case, bad(case), LOOKUP))

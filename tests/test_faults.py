@@ -98,10 +98,10 @@ def test_disk_full_during_an_index_build_leaves_the_previous_index_byte_identica
 
 def test_a_reader_sees_the_old_or_the_new_index_never_a_mix(tmp_path):
     """A loaded reader keeps loading the index while the CLI ingests and indexes in the same directory."""
-    from zhibu_qa.chunking import ChunkerConfig
     from zhibu_qa.config import Settings
-    from zhibu_qa.embedders import HashingEmbedder
-    from zhibu_qa.store import load_index
+    from zhibu_qa.indexing.chunking import ChunkerConfig
+    from zhibu_qa.indexing.embedders import HashingEmbedder
+    from zhibu_qa.indexing.store import load_index
 
     idx = tmp_path / "index"
     assert cli("--index-dir", str(idx), "ingest", str(doc(tmp_path, 0))).returncode == 0
@@ -143,7 +143,7 @@ def test_a_reader_sees_the_old_or_the_new_index_never_a_mix(tmp_path):
 
 def test_a_loaded_pipeline_notices_a_new_index_and_reloads_it(tmp_path):
     from zhibu_qa.config import load_settings
-    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.indexing.embedders import HashingEmbedder
     from zhibu_qa.pipeline import Pipeline
 
     idx = tmp_path / "index"

@@ -9,7 +9,7 @@ from conftest import CORPUS, ROOT
 from test_cli import run
 
 from zhibu_qa.config import load_settings
-from zhibu_qa.embedders import HashingEmbedder
+from zhibu_qa.indexing.embedders import HashingEmbedder
 from zhibu_qa.pipeline import Pipeline
 
 

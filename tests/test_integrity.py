@@ -13,7 +13,7 @@ import pytest
 from conftest import MODEL_DIR, ROOT
 
 from zhibu_qa.config import load_settings
-from zhibu_qa.embedders import HashingEmbedder
+from zhibu_qa.indexing.embedders import HashingEmbedder
 from zhibu_qa.pipeline import Pipeline
 
 CORPUS_DOC = ROOT / "tests" / "fixtures" / "branch-guide.md"
@@ -113,8 +113,8 @@ def _fake_model(path, weights: bytes):
 
 
 def test_model_fingerprint_follows_the_files_not_the_folder_name(tmp_path):
-    from zhibu_qa.embedders import local_model_id
-    from zhibu_qa.models import model_dim, model_fingerprint
+    from zhibu_qa.indexing.embedders import local_model_id
+    from zhibu_qa.indexing.models import model_dim, model_fingerprint
 
     a = _fake_model(tmp_path / "a" / "m3e-small", b"\x01" * 64)
     b = _fake_model(tmp_path / "b" / "m3e-small", b"\x02" * 64)  # same name, same size, other weights
@@ -127,7 +127,7 @@ def test_model_fingerprint_follows_the_files_not_the_folder_name(tmp_path):
 
 def test_load_refuses_an_index_built_from_other_model_files(tmp_path):
     from zhibu_qa.errors import IndexMismatchError
-    from zhibu_qa.store import build_index, load_index
+    from zhibu_qa.indexing.store import build_index, load_index
     from zhibu_qa.types import Chunk, ChunkMeta, Segment
 
     chunk = Chunk(id="c1", article_id="a1", issue_id="i1", section_index=0, text="党员", embed_text="党员",

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from zhibu_qa.citations import parse_markers, validate_markers
+from zhibu_qa.answer.citations import parse_markers, validate_markers
+from zhibu_qa.answer.llms import LLM, OpenAICompatibleLLM, ScriptedLLM, check_messages, make_llm
 from zhibu_qa.errors import BackendUnavailableError, ConfigError, GenerationError
-from zhibu_qa.llms import LLM, OpenAICompatibleLLM, ScriptedLLM, check_messages, make_llm
 
 MESSAGES = [
     {"role": "system", "content": "只依据摘录回答。"},

@@ -98,7 +98,7 @@ def test_a_writer_that_cannot_get_the_lock_fails_clearly_and_writes_nothing(tmp_
 
 def test_a_pipeline_with_a_stale_cached_catalogue_merges_with_what_is_on_disk(tmp_path):
     from zhibu_qa.config import load_settings
-    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.indexing.embedders import HashingEmbedder
     from zhibu_qa.pipeline import Pipeline
 
     docs = make_docs(tmp_path, 3)

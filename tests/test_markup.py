@@ -10,12 +10,12 @@ import json
 
 import pytest
 
+from zhibu_qa.app.feedback import RecentAnswers, append_feedback, read_feedback
+from zhibu_qa.app.ui_actions import AskOptions, checked_history
 from zhibu_qa.errors import InputError
-from zhibu_qa.feedback import RecentAnswers, append_feedback, read_feedback
 from zhibu_qa.lessons import Lesson, LessonPoint, LessonQuote, check_topic, lesson_markdown
 from zhibu_qa.markup import escape_md, neutralise_md
 from zhibu_qa.types import Citation
-from zhibu_qa.ui_actions import AskOptions, checked_history
 
 HOSTILE = '<img src=x onerror=alert(1)><a href="http://evil.example">点此</a><script>alert(2)</script>'
 LIVE = ("<img", "<a ", "<script", "](http", "http://", "www.", "@evil")
@@ -110,8 +110,8 @@ def test_an_oversized_feedback_record_is_refused(tmp_path):
 
 
 def test_only_admin_users_manage_the_library_when_login_is_on():
+    from zhibu_qa.app.ui_library import is_admin, stored_name
     from zhibu_qa.config import Settings
-    from zhibu_qa.ui_library import is_admin, stored_name
 
     assert is_admin(Settings(), None), "without a login the local user manages the knowledge base"
     login = Settings(auth_user="reader", auth_password="p", admin_users=("boss",))

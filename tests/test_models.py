@@ -7,7 +7,7 @@ import json
 import pytest
 
 from zhibu_qa.errors import ModelError
-from zhibu_qa.models import MANIFEST, fetch_model, verify_model_dir
+from zhibu_qa.indexing.models import MANIFEST, fetch_model, verify_model_dir
 
 
 @pytest.fixture()

@@ -12,8 +12,8 @@ import pytest
 from conftest import MODEL_DIR
 
 from zhibu_qa.config import load_settings
-from zhibu_qa.embedders import EMBEDDING_BACKENDS, SentenceTransformerEmbedder, make_embedder
 from zhibu_qa.errors import ConfigError, ModelError
+from zhibu_qa.indexing.embedders import EMBEDDING_BACKENDS, SentenceTransformerEmbedder, make_embedder
 
 needs_model = pytest.mark.skipif(not (MODEL_DIR / "config.json").is_file(), reason="m3e-small not fetched")
 TEXTS = ["和平区赋予街道吹哨调度权", "党务公开的主体有哪些", "李季达把党员名单存进保险柜",
@@ -23,7 +23,7 @@ TEXTS = ["和平区赋予街道吹哨调度权", "党务公开的主体有哪些
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A copy of m3e-small (hard links, without onnx/) exported here with the hub switched off."""
-    from zhibu_qa.onnx_backend import export_onnx
+    from zhibu_qa.indexing.onnx_backend import export_onnx
 
     target = tmp_path_factory.mktemp("model") / "m3e-small"
     shutil.copytree(MODEL_DIR, target, copy_function=os.link, ignore=shutil.ignore_patterns("onnx", ".zhibu-*"))
@@ -50,8 +50,8 @@ def torch_vectors():
 @needs_model
 @pytest.mark.integration
 def test_export_writes_both_onnx_files_once_and_the_manifest_verifies_them(exported):
-    from zhibu_qa.models import verify_model_dir
-    from zhibu_qa.onnx_backend import ONNX_FILES, export_onnx
+    from zhibu_qa.indexing.models import verify_model_dir
+    from zhibu_qa.indexing.onnx_backend import ONNX_FILES, export_onnx
 
     target, written = exported
     assert sorted(written) == sorted(ONNX_FILES.values())
@@ -64,8 +64,8 @@ def test_export_writes_both_onnx_files_once_and_the_manifest_verifies_them(expor
 @needs_model
 @pytest.mark.integration
 def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
-    from zhibu_qa.models import verify_model_dir
-    from zhibu_qa.onnx_backend import ONNX_FILES
+    from zhibu_qa.indexing.models import verify_model_dir
+    from zhibu_qa.indexing.onnx_backend import ONNX_FILES
 
     target, _ = exported
     copy = tmp_path / "m3e-small"
@@ -140,7 +140,7 @@ def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch)
     import threading
     import time
 
-    from zhibu_qa import onnx_backend
+    from zhibu_qa.indexing import onnx_backend
 
     calls = []
 
@@ -161,13 +161,13 @@ def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch)
         t.join()
     assert calls == ["fp32", "int8"]
     assert sorted(map(len, results)) == [0, 2]
-    from zhibu_qa.models import verify_model_dir
+    from zhibu_qa.indexing.models import verify_model_dir
 
     assert set(verify_model_dir(model_dir)["files"]) == set(onnx_backend.ONNX_FILES.values())
 
 
 def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):
-    from zhibu_qa import onnx_backend
+    from zhibu_qa.indexing import onnx_backend
 
     def broken(model_dir, target):
         target.write_bytes(b"half")

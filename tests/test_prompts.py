@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from zhibu_qa.errors import ConfigError
-from zhibu_qa.prompts import (
+from zhibu_qa.answer.prompts import (
     REFUSAL_PHRASE,
     excerpt_header,
     format_excerpt,
@@ -16,6 +15,7 @@ from zhibu_qa.prompts import (
     placeholders,
     render,
 )
+from zhibu_qa.errors import ConfigError
 from zhibu_qa.text import count_tokens
 from zhibu_qa.types import Turn
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import MODEL_DIR
 
-from zhibu_qa.embedders import SentenceTransformerEmbedder
+from zhibu_qa.indexing.embedders import SentenceTransformerEmbedder
 
 
 def test_quantized_embedder_has_its_own_model_id():

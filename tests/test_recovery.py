@@ -92,7 +92,7 @@ def test_repair_restores_damaged_texts_from_the_original_files_and_reports_the_r
     assert r.returncode == 2
     assert f"restored the stored text of {a}" in r.stdout
     assert f"not restored: cannot restore {b}" in r.stderr and "--remove" in r.stderr
-    from zhibu_qa.catalogue import check_source_text, load_catalogue
+    from zhibu_qa.ingest.catalogue import check_source_text, load_catalogue
 
     cat = load_catalogue(idx)
     problems = {s.path: check_source_text(idx, s) for s in cat.sources}
@@ -103,8 +103,8 @@ def test_repair_restores_damaged_texts_from_the_original_files_and_reports_the_r
 
 
 def test_a_damaged_source_text_is_caught_when_read(two_docs):
-    from zhibu_qa.catalogue import load_catalogue, source_texts
     from zhibu_qa.errors import IndexDamagedError
+    from zhibu_qa.ingest.catalogue import load_catalogue, source_texts
 
     idx, _, _ = two_docs
     path = next((idx / "sources").glob("*.txt"))

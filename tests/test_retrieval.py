@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zhibu_qa.embedders import HashingEmbedder, SentenceTransformerEmbedder
 from zhibu_qa.errors import ConfigError
+from zhibu_qa.indexing.embedders import HashingEmbedder, SentenceTransformerEmbedder
+from zhibu_qa.indexing.store import build_index, load_index
 from zhibu_qa.retrieval import (
     BM25Retriever,
     DenseRetriever,
@@ -17,7 +18,6 @@ from zhibu_qa.retrieval import (
     make_retriever,
     reciprocal_rank_fusion,
 )
-from zhibu_qa.store import build_index, load_index
 from zhibu_qa.types import Chunk, ChunkMeta, Filters, Segment
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "m3e-small"

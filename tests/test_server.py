@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def login_server(ui_server):
     from conftest import free_port
 
-    from zhibu_qa.ui import build_app, launch
+    from zhibu_qa.app.ui import build_app, launch
 
     settings = ui_server.settings.replace(port=free_port(), auth_user="admin", auth_password="s3cret-pass")
     demo = build_app(ui_server.pipeline, settings, ui_server.startup, ui_server.work_dir, ui_server.answers)
@@ -67,7 +67,7 @@ def test_wrong_passwords_are_throttled_per_client(login_server):
 
 
 def test_login_throttle_locks_out_doubles_and_resets():
-    from zhibu_qa.server import LoginThrottle
+    from zhibu_qa.app.server import LoginThrottle
 
     now = [0.0]
     t = LoginThrottle(free_tries=3, lock_s=10, max_lock_s=25, clock=lambda: now[0])
@@ -86,7 +86,7 @@ def test_login_throttle_locks_out_doubles_and_resets():
 
 
 def test_host_helpers():
-    from zhibu_qa.server import host_of, is_loopback
+    from zhibu_qa.app.server import host_of, is_loopback
 
     assert [host_of(h) for h in ("LocalHost:7860", "[::1]:80", "127.0.0.1", "a.b:1")] == [
         "localhost", "::1", "127.0.0.1", "a.b"]
@@ -97,8 +97,8 @@ def test_host_helpers():
 def test_a_taken_or_invalid_port_is_a_one_line_error():
     import socket
 
+    from zhibu_qa.app.server import check_port_free
     from zhibu_qa.errors import ConfigError
-    from zhibu_qa.server import check_port_free
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,8 +110,8 @@ def test_a_taken_or_invalid_port_is_a_one_line_error():
 
 
 def test_exposure_without_login_or_keys_is_warned():
+    from zhibu_qa.app.ui import start_warnings
     from zhibu_qa.config import Settings
-    from zhibu_qa.ui import start_warnings
 
     exposed = start_warnings(Settings(host="0.0.0.0"))
     assert any(w.startswith("WARNING") and "WITHOUT a login" in w for w in exposed)

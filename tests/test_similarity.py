@@ -3,7 +3,7 @@
 import numpy as np
 
 from zhibu_qa.answer.similarity import SentenceSimilarity
-from zhibu_qa.embedders import HashingEmbedder
+from zhibu_qa.indexing.embedders import HashingEmbedder
 
 
 class CountingEmbedder(HashingEmbedder):

@@ -7,10 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from zhibu_qa.embedders import HashingEmbedder
 from zhibu_qa.errors import ConfigError, IndexMismatchError, IndexMissingError
-from zhibu_qa.locking import SWAP_LOCK_FILE, WRITER_LOCK_FILE
-from zhibu_qa.store import (
+from zhibu_qa.indexing.embedders import HashingEmbedder
+from zhibu_qa.indexing.store import (
     MANIFEST_FILE,
     STORE_DIR,
     USERDICT_FILE,
@@ -19,9 +18,10 @@ from zhibu_qa.store import (
     load_index,
     read_manifest,
 )
+from zhibu_qa.indexing.userdict import read_user_dict
+from zhibu_qa.locking import SWAP_LOCK_FILE, WRITER_LOCK_FILE
 from zhibu_qa.text import tokenize
 from zhibu_qa.types import Chunk, ChunkMeta, Segment
-from zhibu_qa.userdict import read_user_dict
 
 CHUNKER = {"chunk_size": 256, "chunk_overlap": 32}
 SOURCES = {"corpus/a.txt": "ab" * 32}

@@ -80,7 +80,7 @@ def test_lesson_outline_quotes_are_verbatim_from_the_corpus(client):
 
 def test_lesson_export_writes_markdown_and_docx(ui_server, tmp_path):
     docx = pytest.importorskip("docx")
-    from zhibu_qa.ui_actions import lesson_export
+    from zhibu_qa.app.ui_actions import lesson_export
 
     markdown, md, word = lesson_export(ui_server.pipeline, "党务公开", tmp_path)
     assert md.read_text(encoding="utf-8") == markdown
@@ -89,7 +89,7 @@ def test_lesson_export_writes_markdown_and_docx(ui_server, tmp_path):
 
 
 def test_feedback_is_appended_and_survives_rereading(client, ui_server):
-    from zhibu_qa.feedback import read_feedback
+    from zhibu_qa.app.feedback import read_feedback
 
     answer = client.predict("编辑部电话是多少？", api_name="/ask")
     assert len(answer["answer_id"]) == 32
@@ -116,7 +116,7 @@ def test_feedback_with_an_unknown_rating_is_refused(client):
 def test_feedback_only_for_answers_the_server_issued(client, ui_server, answer_id):
     from gradio_client.exceptions import AppError
 
-    from zhibu_qa.feedback import read_feedback
+    from zhibu_qa.app.feedback import read_feedback
 
     before = len(read_feedback(ui_server.settings.feedback_path))
     with pytest.raises(AppError, match="找不到这条回答"):
@@ -128,7 +128,7 @@ def test_concurrent_feedback_is_never_turned_away(client, ui_server):
     """/feedback runs outside the answer queue (POST gradio_api/run/feedback): a burst is all recorded."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from zhibu_qa.feedback import read_feedback
+    from zhibu_qa.app.feedback import read_feedback
 
     answer = client.predict("编辑部电话是多少？", api_name="/ask")
     before = len(read_feedback(ui_server.settings.feedback_path))
@@ -220,8 +220,8 @@ def test_questions_asked_while_the_index_is_prepared_get_a_please_wait_message(u
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from zhibu_qa.ui import build_app, launch
-    from zhibu_qa.ui_actions import Startup
+    from zhibu_qa.app.ui import build_app, launch
+    from zhibu_qa.app.ui_actions import Startup
 
     settings = ui_server.settings.replace(port=free_port())
     pending = Startup(ui_server.pipeline)  # never started: the app must say "please wait", not crash
@@ -246,8 +246,8 @@ def test_ask_filters_by_column_and_article(client, ui_server):
 
 def test_benchmark_tab_runs_a_small_eval_and_offers_the_report(ui_server, tmp_path):
     pytest.importorskip("zhibu_qa.benchmark", reason="zhibu_qa.benchmark is not written yet")
-    from zhibu_qa.ui import BUILTIN_DATASET
-    from zhibu_qa.ui_actions import run_benchmark
+    from zhibu_qa.app.ui import BUILTIN_DATASET
+    from zhibu_qa.app.ui_actions import run_benchmark
 
     seen = []
     view = run_benchmark(ui_server.pipeline, BUILTIN_DATASET, tmp_path, ["bm25"], limit=3,
@@ -260,9 +260,9 @@ def test_benchmark_tab_runs_a_small_eval_and_offers_the_report(ui_server, tmp_pa
 
 def test_a_broken_uploaded_dataset_lists_its_problems(ui_server, tmp_path):
     pytest.importorskip("zhibu_qa.benchmark", reason="zhibu_qa.benchmark is not written yet")
+    from zhibu_qa.app.ui_actions import check_upload, run_benchmark
+    from zhibu_qa.app.views import exception_html
     from zhibu_qa.errors import DatasetError, InputError
-    from zhibu_qa.ui_actions import check_upload, run_benchmark
-    from zhibu_qa.views import exception_html
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x1", "question": ""}\nnot json\n', encoding="utf-8")
@@ -279,8 +279,8 @@ def test_a_broken_uploaded_dataset_lists_its_problems(ui_server, tmp_path):
 def test_a_corrupt_index_is_reported_in_a_clear_panel(ui_server, tmp_path):
     import shutil
 
+    from zhibu_qa.app.ui_actions import Startup
     from zhibu_qa.pipeline import Pipeline
-    from zhibu_qa.ui_actions import Startup
 
     broken = tmp_path / "index"
     shutil.copytree(ui_server.settings.index_dir, broken)

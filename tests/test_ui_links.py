@@ -7,9 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from zhibu_qa.markup import escape_md, unescape_md
-from zhibu_qa.types import Article, Paragraph, Section, Segment
-from zhibu_qa.ui_links import (
+from zhibu_qa.app.ui_links import (
     Link,
     filter_rows,
     followup_questions,
@@ -18,7 +16,9 @@ from zhibu_qa.ui_links import (
     suggested_articles,
     understood_as,
 )
-from zhibu_qa.views import answer_markdown, citation_labels, hits_html, linked_markers
+from zhibu_qa.app.views import answer_markdown, citation_labels, hits_html, linked_markers
+from zhibu_qa.markup import escape_md, unescape_md
+from zhibu_qa.types import Article, Paragraph, Section, Segment
 
 
 @pytest.mark.parametrize("query, link", [

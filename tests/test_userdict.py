@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from zhibu_qa.errors import ConfigError
+from zhibu_qa.indexing.userdict import extract_terms, merge_terms, read_user_dict, write_user_dict
 from zhibu_qa.text import load_user_dict, tokenize
-from zhibu_qa.userdict import extract_terms, merge_terms, read_user_dict, write_user_dict
 
 SHIPPED = Path(__file__).resolve().parents[1] / "corpus" / "userdict.txt"
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from zhibu_qa.errors import ConfigError, IndexMismatchError
+from zhibu_qa.indexing.vectors import VECTOR_INDEXES, RowLabels, build_vector_index, open_vector_index
 from zhibu_qa.types import Filters
-from zhibu_qa.vectors import VECTOR_INDEXES, RowLabels, build_vector_index, open_vector_index
 
 N, DIM = 1200, 32
 ISSUES, COLUMNS = ("2024-09a", "2024-09b", "2024-10a"), ("红色记忆", "基层党建", None, "廉政")
@@ -141,7 +141,7 @@ def test_an_unreachable_database_is_one_line_naming_the_setting(data, tmp_path):
 
 
 def test_pgvector_keeps_the_newest_versions_and_rejects_a_dropped_one(data, tmp_path, pg_dsn):
-    from zhibu_qa.pgvector_index import KEEP_VERSIONS, index_versions
+    from zhibu_qa.indexing.pgvector_index import KEEP_VERSIONS, index_versions
 
     vectors, labels = data
     stores = []
@@ -167,7 +167,7 @@ def test_unknown_backend_lists_the_valid_ones(data, tmp_path):
 
 @pytest.fixture(scope="module")
 def shipped_chunks(parsed_issue):
-    from zhibu_qa.chunking import chunk_catalogue
+    from zhibu_qa.indexing.chunking import chunk_catalogue
 
     return chunk_catalogue(parsed_issue.articles, {parsed_issue.issue.id: parsed_issue.issue})
 
@@ -175,9 +175,9 @@ def shipped_chunks(parsed_issue):
 @pytest.mark.parametrize("kind", VECTOR_INDEXES)
 def test_a_store_on_each_backend_answers_hybrid_queries_like_flat(kind, shipped_chunks, tmp_path, request):
     """Build and load the shipped issue's store on `kind`; hybrid hits (filtered too) match flat's."""
-    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.indexing.embedders import HashingEmbedder
+    from zhibu_qa.indexing.store import build_index, load_index
     from zhibu_qa.retrieval import make_retriever
-    from zhibu_qa.store import build_index, load_index
 
     chunks, metas = shipped_chunks
     emb = HashingEmbedder(128)
@@ -219,7 +219,7 @@ def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_versi
     from conftest import CORPUS, ROOT
 
     from zhibu_qa.config import load_settings
-    from zhibu_qa.embedders import HashingEmbedder
+    from zhibu_qa.indexing.embedders import HashingEmbedder
     from zhibu_qa.pipeline import Pipeline
 
     settings = load_settings(env={"ZHIBU_PG_DSN": pg_dsn}, index_dir=str(tmp_path), vector_index="pgvector",

@@ -6,12 +6,9 @@ import json
 
 import pytest
 
-from zhibu_qa.config import Settings
-from zhibu_qa.errors import ConfigError, IndexMismatchError, InputError
-from zhibu_qa.feedback import append_feedback, feedback_record, read_feedback
-from zhibu_qa.types import Article, Paragraph, Section, Segment
-from zhibu_qa.ui_actions import auth_pair, find_citation, history_of, plain_answer, safe_stem
-from zhibu_qa.views import (
+from zhibu_qa.app.feedback import append_feedback, feedback_record, read_feedback
+from zhibu_qa.app.ui_actions import auth_pair, find_citation, history_of, plain_answer, safe_stem
+from zhibu_qa.app.views import (
     answer_markdown,
     article_html,
     chat_messages,
@@ -22,6 +19,9 @@ from zhibu_qa.views import (
     locate,
     passage_html,
 )
+from zhibu_qa.config import Settings
+from zhibu_qa.errors import ConfigError, IndexMismatchError, InputError
+from zhibu_qa.types import Article, Paragraph, Section, Segment
 
 CITATION = {"n": 1, "chunk_id": "c1", "article_id": "a1", "article_title": "念好放权赋能“治理经”",
             "column": "特别关注", "section": None, "authors": ["郜敏"], "issue": "天津支部生活 2024年第9期",
@@ -139,9 +139,9 @@ def test_login_needs_both_user_and_password():
 def test_startup_reports_a_missing_model_as_a_chinese_error_panel(tmp_path):
     from conftest import CORPUS
 
+    from zhibu_qa.app.ui_actions import NotReady, Startup
     from zhibu_qa.errors import ModelError, ZhibuError
     from zhibu_qa.pipeline import Pipeline
-    from zhibu_qa.ui_actions import NotReady, Startup
 
     settings = Settings(index_dir=str(tmp_path / "index"), embedding_model=str(tmp_path / "no-model"),
                         corpus_paths=(str(CORPUS),))
@@ -156,7 +156,7 @@ def test_startup_reports_a_missing_model_as_a_chinese_error_panel(tmp_path):
 
 
 def test_benchmark_tables_from_report_files():
-    from zhibu_qa.views import metrics_table, results_table
+    from zhibu_qa.app.views import metrics_table, results_table
 
     summary = {"configs": {"hybrid": {"overall": {"n": 2, "hit@3": 0.5, "latency_p50_ms": 812.4, "by": {}}},
                            "bm25": {"overall": {"n": 2, "hit@3": None}}}}

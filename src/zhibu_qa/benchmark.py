@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ConfigError, ZhibuError
-from .types import Answer, EvalCase
+from zhibu_qa.errors import ConfigError, ZhibuError
+from zhibu_qa.types import Answer, EvalCase
 
 CONFIGS = ("hybrid", "dense", "bm25", "naive")
 
 
 def load_cases(pipeline, dataset: Path) -> list[EvalCase]:
-    from .evaluation.dataset import load_dataset
+    from zhibu_qa.evaluation.dataset import load_dataset
 
     cat = pipeline.catalogue
     headings = [s.heading for a in cat.articles for s in a.sections if s.heading]
@@ -54,8 +54,8 @@ def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CO
     as the pseudo configuration "paraphrases" (the paraphrase gap compares it with the test part).
     `cancel` (a threading.Event) stops the run between questions with RunCancelled; nothing is written.
     """
-    from .evaluation.report import write_report
-    from .evaluation.runner import PARAPHRASES, BenchmarkResult, run_benchmark
+    from zhibu_qa.evaluation.report import write_report
+    from zhibu_qa.evaluation.runner import PARAPHRASES, BenchmarkResult, run_benchmark
 
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
@@ -63,7 +63,7 @@ def run_eval(pipeline, dataset: Path, out_dir: Path, configs: Sequence[str] = CO
     pipeline.ensure_ready()
     cases = load_cases(pipeline, dataset)
     if limit:
-        from .evaluation.sample import stratified_sample
+        from zhibu_qa.evaluation.sample import stratified_sample
 
         cases = stratified_sample(cases, limit)
     para_cases = load_cases(pipeline, paraphrases) if paraphrases is not None else []

@@ -15,12 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, cli_archive
-from .cli_archive import add_filter_args, issue_filter
-from .config import Settings, load_settings
-from .errors import DatasetError, ZhibuError
-from .terminal import CleanStream, clean_terminal_text  # noqa: F401 - clean_terminal_text is part of the CLI API
-from .types import Turn
+from zhibu_qa import __version__, cli_archive
+from zhibu_qa.app.terminal import CleanStream, clean_terminal_text  # noqa: F401 - clean_terminal_text is part of the CLI API
+from zhibu_qa.cli_archive import add_filter_args, issue_filter
+from zhibu_qa.config import Settings, load_settings
+from zhibu_qa.errors import DatasetError, ZhibuError
+from zhibu_qa.types import Turn
 
 EXIT_USER_ERROR = 2
 MAX_PROBLEMS_SHOWN = 20  # a malformed dataset's problem list: the first 20, then "… N more"
@@ -64,7 +64,7 @@ def _settings(args) -> Settings:
 
 
 def _pipeline(args, log=None):
-    from .pipeline import Pipeline
+    from zhibu_qa.pipeline import Pipeline
 
     return Pipeline(_settings(args), log=log or (lambda s: print(s, file=sys.stderr)))
 
@@ -72,7 +72,7 @@ def _pipeline(args, log=None):
 # ---- subcommands -----------------------------------------------------------------------------
 
 def cmd_fetch_model(args) -> int:
-    from .models import fetch_model
+    from zhibu_qa.indexing.models import fetch_model
 
     target = args.model_dir or _settings(args).embedding_model
     fetch_model(target, force=args.force, from_dir=args.from_dir)
@@ -80,7 +80,7 @@ def cmd_fetch_model(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .formatting import format_ingest_report
+    from zhibu_qa.app.formatting import format_ingest_report
 
     pipe = _pipeline(args)
     if args.repair:
@@ -138,7 +138,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .formatting import search_json
+    from zhibu_qa.app.formatting import search_json
 
     issue_filter(args)
     pipe = _pipeline(args)
@@ -179,8 +179,8 @@ def _read_batch(path: str) -> list[dict]:
 
 
 def cmd_ask(args) -> int:
-    from .answer.analysis import check_question
-    from .formatting import answer_json, format_answer
+    from zhibu_qa.answer.analysis import check_question
+    from zhibu_qa.app.formatting import answer_json, format_answer
 
     settings = _settings(args)  # arguments first: a bad call fails before the model loads
     batch = _read_batch(args.batch) if args.batch else None
@@ -217,7 +217,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from .lessons import build_lesson, check_out_path, check_topic, write_lesson
+    from zhibu_qa.lessons import build_lesson, check_out_path, check_topic, write_lesson
 
     check_topic(args.topic)  # arguments first: a bad call fails before the model loads
     issue_filter(args)
@@ -231,7 +231,7 @@ def cmd_lesson(args) -> int:
         if lesson.warning:
             print(f"zhibu-qa: 注意：{lesson.warning}", file=sys.stderr)
     else:
-        from .lessons import lesson_markdown
+        from zhibu_qa.lessons import lesson_markdown
 
         print(lesson_markdown(lesson))
     return 0
@@ -241,7 +241,7 @@ DEFAULT_DATASET, DEFAULT_PARAPHRASES = "eval/dataset.jsonl", "eval/paraphrases.j
 
 
 def cmd_eval(args) -> int:
-    from .benchmark import run_eval
+    from zhibu_qa.benchmark import run_eval
 
     pipe = _pipeline(args)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -264,7 +264,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .ui import serve
+    from zhibu_qa.app.ui import serve
 
     settings = _settings(args)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
@@ -338,7 +338,7 @@ def build_parser() -> Parser:
                         f"dataset: {DEFAULT_PARAPHRASES}; '' = none)")
     s.set_defaults(func=cmd_eval)
 
-    from .training.commands import add_commands
+    from zhibu_qa.training.commands import add_commands
 
     add_commands(sub, _positive)
 

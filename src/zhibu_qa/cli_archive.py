@@ -12,8 +12,8 @@ import argparse
 import json
 import sys
 
-from .archive import IssueFilter, apply_issue_filter, by_recency, issue_date, matching_issues
-from .types import Filters
+from zhibu_qa.ingest.archive import IssueFilter, apply_issue_filter, by_recency, issue_date, matching_issues
+from zhibu_qa.types import Filters
 
 
 def add_filter_args(parser: argparse.ArgumentParser, *, columns: bool = True) -> None:
@@ -39,7 +39,7 @@ def filters(args, catalogue) -> Filters:
 
 
 def cmd_articles(args, pipe) -> int:
-    from .formatting import article_rows
+    from zhibu_qa.app.formatting import article_rows
 
     filt = issue_filter(args)
     cat = pipe.catalogue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from zhibu_qa.errors import ConfigError
 
 ENV_PREFIX = "ZHIBU_"
 DEFAULT_CONFIG_FILE = "zhibu_qa.toml"

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .lessons import Lesson, cite_line
+from zhibu_qa.lessons import Lesson, cite_line
 
 AUTHOR = "zhibu-qa"
 BODY_FONT, HEADING_FONT, LATIN_FONT = "宋体", "黑体", "Times New Roman"  # GB/T 9704 usage for handouts

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from .ingest.layout import CLOSERS, SENTENCE_END, ends_sentence, is_noise, is_open, quotes_balanced
+from zhibu_qa.ingest.layout import CLOSERS, SENTENCE_END, ends_sentence, is_noise, is_open, quotes_balanced
 
 RUNNING_MIN_REPEATS = 3  # a header/footer is on 3+ pages; a title repeats only twice (contents + body)
 RUNNING_MAX_CHARS = 40  # longer lines are text, not page furniture

@@ -14,14 +14,14 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .answer.analysis import check_question
-from .answer.citing import make_citation
-from .answer.features import candidates, coverage, question_terms, term_weights
-from .errors import InputError, ZhibuError
-from .lesson_quotes import QuoteCleaner, is_prose
-from .markup import neutralise_md
-from .timeref import time_note
-from .types import Citation, Filters, Hit
+from zhibu_qa.answer.analysis import check_question
+from zhibu_qa.answer.citing import make_citation
+from zhibu_qa.answer.features import candidates, coverage, question_terms, term_weights
+from zhibu_qa.answer.timeref import time_note
+from zhibu_qa.errors import InputError, ZhibuError
+from zhibu_qa.lesson_quotes import QuoteCleaner, is_prose
+from zhibu_qa.markup import neutralise_md
+from zhibu_qa.types import Citation, Filters, Hit
 
 MAX_POINTS = 6
 MAX_TOPIC_CHARS = 100  # the 备课 tab's text box limit
@@ -290,11 +290,11 @@ def check_out_path(path: Path) -> None:
 
 def write_lesson(lesson: Lesson, path: Path) -> None:
     """Write Markdown (.md) or Word (.docx) atomically into an existing folder; other suffixes are refused."""
-    from .catalogue import atomic_write_text
+    from zhibu_qa.ingest.catalogue import atomic_write_text
 
     check_out_path(path)
     if path.suffix.lower() == ".docx":
-        from .lesson_docx import write_docx
+        from zhibu_qa.lesson_docx import write_docx
 
         write_docx(lesson, path)
     else:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ConfigError, LockTimeoutError
+from zhibu_qa.errors import ConfigError, LockTimeoutError
 
 WRITER_LOCK_FILE = ".lock"
 SWAP_LOCK_FILE = ".swap.lock"

@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
-from . import lookups
-from .archive import index_chunks
-from .catalogue import (
+from zhibu_qa.config import Settings
+from zhibu_qa.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
+from zhibu_qa.indexing import lookups
+from zhibu_qa.indexing.chunking import ChunkerConfig
+from zhibu_qa.ingest.archive import index_chunks
+from zhibu_qa.ingest.catalogue import (
     Catalogue,
     IngestChange,
     check_source_text,
@@ -25,11 +28,8 @@ from .catalogue import (
     source_texts,
     write_ingest,
 )
-from .chunking import ChunkerConfig
-from .config import Settings
-from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
-from .locking import writer_lock
-from .types import Answer, Filters, Hit, ParsedSource, Turn
+from zhibu_qa.locking import writer_lock
+from zhibu_qa.types import Answer, Filters, Hit, ParsedSource, Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 NAIVE_DIR = lookups.NAIVE_DIR
@@ -58,7 +58,7 @@ class Pipeline:
         if self._embedder is None:
             model_dir = Path(self.settings.embedding_model)
             if (model_dir / "zhibu_manifest.json").exists():
-                from .models import verify_model_dir
+                from zhibu_qa.indexing.models import verify_model_dir
 
                 verify_model_dir(model_dir)
             self._embedder = self._make_embedder()
@@ -66,7 +66,7 @@ class Pipeline:
 
     def _make_embedder(self):
         """The configured embedder, constructed only (models load on first use)."""
-        from .embedders import make_embedder
+        from zhibu_qa.indexing.embedders import make_embedder
 
         s = self.settings
         backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
@@ -76,8 +76,8 @@ class Pipeline:
     def model_identity(self) -> tuple[str, str, int | None]:
         """(model_id, fingerprint of the model files, dimension) without loading the model."""
         if "_identity" not in self.__dict__:
-            from .embedders import HashingEmbedder
-            from .models import model_dim, model_fingerprint
+            from zhibu_qa.indexing.embedders import HashingEmbedder
+            from zhibu_qa.indexing.models import model_dim, model_fingerprint
 
             emb = self._embedder or self._make_embedder()
             path = getattr(emb, "_path", None) or getattr(emb, "model_dir", None)
@@ -95,7 +95,7 @@ class Pipeline:
 
     def parse(self, paths: Iterable[str | Path]) -> list[ParsedSource]:
         """Parse every path first; one failure aborts before anything is written."""
-        from .ingest import read_and_parse
+        from zhibu_qa.ingest import read_and_parse
 
         parsed, errors = [], []
         for p in paths:
@@ -142,7 +142,7 @@ class Pipeline:
 
     def repair(self):
         """Restore the catalogue and source texts where possible (a `recovery.RepairReport`)."""
-        from .recovery import repair_index_dir
+        from zhibu_qa.ingest.recovery import repair_index_dir
 
         with self.writing():
             report = repair_index_dir(self.index_dir)
@@ -180,7 +180,7 @@ class Pipeline:
 
     def index_status(self) -> str:
         """"missing: …", "stale: …", "damaged: …" or "ok", checking every checksum, without loading the model."""
-        from .store import FORMAT_VERSION, read_manifest, verify_index
+        from zhibu_qa.indexing.store import FORMAT_VERSION, read_manifest, verify_index
 
         cat, problem = self._disk_catalogue()
         if problem:
@@ -219,14 +219,14 @@ class Pipeline:
 
     def index_summary(self) -> str:
         """One line naming the built index's vector backend, model, vector count and version."""
-        from .index_summary import index_summary
+        from zhibu_qa.indexing.index_summary import index_summary
 
         return index_summary(self.index_dir)
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False):
         """Chunk the catalogue as it is on disk now and build the index, under the writer lock."""
-        from .store import build_index
-        from .userdict import read_user_dict
+        from zhibu_qa.indexing.store import build_index
+        from zhibu_qa.indexing.userdict import read_user_dict
 
         with self.writing():
             cat = self._fresh_catalogue()
@@ -274,7 +274,7 @@ class Pipeline:
         Cheap (reads the manifest only), so a server can poll it and call `reload_index()`; a pipeline
         that has loaded nothing yet is current.
         """
-        from .store import read_manifest
+        from zhibu_qa.indexing.store import read_manifest
 
         loaded = self.__dict__.get("index")
         if loaded is None:
@@ -291,8 +291,8 @@ class Pipeline:
 
     @cached_property
     def index(self):
-        from .archive import with_issue_dates
-        from .store import load_index
+        from zhibu_qa.indexing.store import load_index
+        from zhibu_qa.ingest.archive import with_issue_dates
 
         model_id, fingerprint, dim = self.model_identity()
         return with_issue_dates(load_index(self.index_dir, model_id=model_id, chunker=self.chunker.as_dict(), dim=dim,
@@ -314,8 +314,8 @@ class Pipeline:
         return lookups.fold(term) in self.article_blobs.get(article_id, "")
 
     def retriever(self, mode: str | None = None):
-        from .recency import RecencyOrder
-        from .retrieval import make_retriever
+        from zhibu_qa.recency import RecencyOrder
+        from zhibu_qa.retrieval import make_retriever
 
         mode = mode or self.settings.retrieval_mode
         if mode not in self._retrievers:
@@ -327,7 +327,7 @@ class Pipeline:
     def naive_retriever(self):
         """Dense-only search over fixed 500-character windows of the raw files (the baseline)."""
         if "naive" not in self._retrievers:
-            from .retrieval import make_retriever
+            from zhibu_qa.retrieval import make_retriever
 
             idx = lookups.naive_index(self.catalogue, self.sources, self.index_dir, self.embedder)
             self._retrievers["naive"] = make_retriever("dense", idx, self.embedder)
@@ -356,13 +356,13 @@ class Pipeline:
     @cached_property
     def answer_models(self):
         """(selector, answerability): the learned models shipped as package data, loaded once."""
-        from .answer import Answerability, LearnedSelector
+        from zhibu_qa.answer import Answerability, LearnedSelector
 
         threshold = self.settings.refuse_threshold or None
         return LearnedSelector.load(), Answerability.load(threshold=threshold).with_similarity(lambda: self.embedder)
 
     def service(self, mode: str | None = None):
-        from .answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
+        from zhibu_qa.answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
 
         mode = mode or self.settings.retrieval_mode
         if mode not in self._services:
@@ -380,7 +380,7 @@ class Pipeline:
 
     @cached_property
     def llm(self):
-        from .llms import make_llm
+        from zhibu_qa.answer.llms import make_llm
 
         s = self.settings
         return make_llm("openai", base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key,
@@ -392,6 +392,6 @@ class Pipeline:
                                          k=k or self.settings.top_k, filters=filters)
 
     def ask(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
-        from .answer import final_answer
+        from zhibu_qa.answer import final_answer
 
         return final_answer(self.stream(question, history, **kw))

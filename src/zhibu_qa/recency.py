@@ -16,9 +16,9 @@ from datetime import date
 
 import numpy as np
 
-from .archive import issue_date
-from .ingest.issuemeta import issue_month
-from .types import Issue
+from zhibu_qa.ingest.archive import issue_date
+from zhibu_qa.ingest.issuemeta import issue_month
+from zhibu_qa.types import Issue
 
 # Relative bonus of the newest issue's passages. At the top of a hybrid ranking a passage one rank
 # lower in both lists scores 2/62 vs 2/61 (1.6% less), so 5% lifts the newest issue over passages

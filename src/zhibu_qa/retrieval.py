@@ -14,12 +14,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from .embedders import Embedder
-from .errors import ConfigError
-from .recency import RecencyOrder
-from .store import IndexData
-from .text import tokenize
-from .types import Filters, Hit
+from zhibu_qa.errors import ConfigError
+from zhibu_qa.indexing.embedders import Embedder
+from zhibu_qa.indexing.store import IndexData
+from zhibu_qa.recency import RecencyOrder
+from zhibu_qa.text import tokenize
+from zhibu_qa.types import Filters, Hit
 
 K = TypeVar("K", bound=Hashable)
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from .types import Segment
+from zhibu_qa.types import Segment
 
 # Quote/bracket variants the magazine mixes freely: 『』「」 for “”, ‘’ for ''.
 _QUOTE_MAP = str.maketrans({

@@ -5,13 +5,13 @@ Data flows down once: `analysis` -> retrieval (the caller's retriever) -> `selec
 `answerability` -> a backend (`extractive` or `generative`) -> citations from exact spans (`citing`).
 """
 
-from .analysis import Query, analyse, check_question
-from .answerability import Answerability, Evidence
-from .base import Answerer, AnswerRequest, Scored
-from .extractive import ExtractiveAnswerer
-from .generative import GenerativeAnswerer
-from .selector import LearnedSelector, Selector
-from .service import BACKENDS, AnswerService, final_answer
+from zhibu_qa.answer.analysis import Query, analyse, check_question
+from zhibu_qa.answer.answerability import Answerability, Evidence
+from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored
+from zhibu_qa.answer.extractive import ExtractiveAnswerer
+from zhibu_qa.answer.generative import GenerativeAnswerer
+from zhibu_qa.answer.selector import LearnedSelector, Selector
+from zhibu_qa.answer.service import BACKENDS, AnswerService, final_answer
 
 __all__ = [
     "BACKENDS", "Answerability", "AnswerRequest", "AnswerService", "Answerer", "Evidence", "ExtractiveAnswerer",

@@ -13,10 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import InputError
-from ..text import cut, normalize, pos_tags, split_sentences, to_simplified
-from ..types import Turn
-from .asktype import asked_types
+from zhibu_qa.answer.asktype import asked_types
+from zhibu_qa.errors import InputError
+from zhibu_qa.text import cut, normalize, pos_tags, split_sentences, to_simplified
+from zhibu_qa.types import Turn
 
 # Clauses that give the system instructions instead of asking about the magazine.
 INJECTION_RE = re.compile(

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..types import Hit
-from .asktype import answer_shapes
-from .features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
-from .learned import DATA_DIR, LinearModel
-from .names import Name, missing_names, names_of, unfound_names
-from .similarity import SentenceSimilarity
+from zhibu_qa.answer.asktype import answer_shapes
+from zhibu_qa.answer.features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
+from zhibu_qa.answer.learned import DATA_DIR, LinearModel
+from zhibu_qa.answer.names import Name, missing_names, names_of, unfound_names
+from zhibu_qa.answer.similarity import SentenceSimilarity
+from zhibu_qa.types import Hit
 
 ANSWERABILITY_FILE = DATA_DIR / "answerability.json"
 TOP_SHAPES = 3  # candidates whose answer shapes count as "the passages hold the asked kind of answer"

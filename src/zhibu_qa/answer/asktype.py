@@ -74,7 +74,7 @@ def pos_flags(text: str) -> frozenset[str]:
     with a common surname, else as a proper noun. Faster than jieba.posseg's HMM tagging.
     Example: "ns" in pos_flags("他出生在上海。")
     """
-    from ..text import _jieba
+    from zhibu_qa.text import _jieba
 
     jb = _jieba()
     jb.initialize()
@@ -150,7 +150,7 @@ def counted_noun(question: str) -> str | None:
 
     Example: counted_noun("村里一共有多少名教师？") == "教师"
     """
-    from ..text import cut
+    from zhibu_qa.text import cut
 
     m = ASKED_UNIT_RE.search(question) or re.search(r"(?<!哪)(?:多少|几)", question)
     words = cut(question[m.end():m.end() + 12]) if m else []
@@ -163,7 +163,7 @@ def slot_pattern(question: str) -> re.Pattern | None:
 
     Example: slot_pattern("推行了什么制度？").search("推行“首问负责”制度")
     """
-    from ..text import cut
+    from zhibu_qa.text import cut
 
     nouns = []
     for m in WHAT_NOUN_RE.finditer(question):

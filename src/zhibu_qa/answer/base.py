@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..types import Answer, Hit
-from .analysis import Query
-from .features import Candidate, QuestionView
+from zhibu_qa.answer.analysis import Query
+from zhibu_qa.answer.features import Candidate, QuestionView
+from zhibu_qa.types import Answer, Hit
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..citations import support_score
-from ..text import map_span
-from ..timeref import time_note
-from ..types import AnswerSentence, Citation, Hit
-from .features import Candidate
+from zhibu_qa.answer.citations import support_score
+from zhibu_qa.answer.features import Candidate
+from zhibu_qa.answer.timeref import time_note
+from zhibu_qa.text import map_span
+from zhibu_qa.types import AnswerSentence, Citation, Hit
 
 
 def make_citation(n: int, hit: Hit, start: int, end: int, source_text: str) -> Citation:

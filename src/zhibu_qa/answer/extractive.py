@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..types import Answer, Hit
-from .analysis import Query
-from .asktype import answer_shapes
-from .base import Answerer, AnswerRequest, Scored, pieces
-from .citing import compose
-from .features import Candidate, candidates
+from zhibu_qa.answer.analysis import Query
+from zhibu_qa.answer.asktype import answer_shapes
+from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored, pieces
+from zhibu_qa.answer.citing import compose
+from zhibu_qa.answer.features import Candidate, candidates
+from zhibu_qa.types import Answer, Hit
 
 # Budgets in characters: concise for facts, roomier when a list or explanation is asked for.
 BUDGET = {"factoid": 200, "number": 200, "list": 420, "explain": 380, "compare": 420}

@@ -15,9 +15,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from ..text import cut, general_idf, in_dictionary, split_sentences
-from ..types import Hit
-from .asktype import (
+from zhibu_qa.answer.asktype import (
     ASK_PATTERNS,
     ASK_TYPES,
     answer_shapes,
@@ -26,6 +24,8 @@ from .asktype import (
     slot_pattern,
     unit_pattern,
 )
+from zhibu_qa.text import cut, general_idf, in_dictionary, split_sentences
+from zhibu_qa.types import Hit
 
 # jieba's general-language IDF runs ~7 (问题) to ~18 (unknown words); above this floor a word
 # starts to say what the question is about.
@@ -59,7 +59,7 @@ ABSENT_WEIGHT = 0.1  # a word the knowledge base never uses (a typo, a colloquia
 
 
 def _tags():
-    from ..text import _jieba
+    from zhibu_qa.text import _jieba
 
     _jieba().initialize()
     import jieba.posseg as pseg

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ..citations import split_answer_sentences, support_score, validate_markers
-from ..errors import BackendUnavailableError, GenerationError
-from ..text import split_sentences
-from ..types import Answer, AnswerSentence, Citation, Hit, Turn
-from .analysis import Query
-from .base import Answerer, AnswerRequest
-from .citing import make_citation
+from zhibu_qa.answer.analysis import Query
+from zhibu_qa.answer.base import Answerer, AnswerRequest
+from zhibu_qa.answer.citations import split_answer_sentences, support_score, validate_markers
+from zhibu_qa.answer.citing import make_citation
+from zhibu_qa.errors import BackendUnavailableError, GenerationError
+from zhibu_qa.text import split_sentences
+from zhibu_qa.types import Answer, AnswerSentence, Citation, Hit, Turn
 
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's characters found in its cited passages
 MAX_ANSWER_CHARS = 250
@@ -35,7 +35,7 @@ class GenerativeAnswerer(Answerer):
 
     def condense(self, question: str, history: Sequence[Turn], max_chars: int) -> str | None:
         """A standalone search text for a follow-up, written by the model (None on any error)."""
-        from ..prompts import format_history, load_prompt, render
+        from zhibu_qa.answer.prompts import format_history, load_prompt, render
 
         try:
             template = load_prompt("condense_question", self.prompts_dir)
@@ -46,7 +46,7 @@ class GenerativeAnswerer(Answerer):
         return rewritten[:max_chars] or None
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
-        from ..prompts import excerpt_header, format_excerpts, load_prompt, pack_context, render
+        from zhibu_qa.answer.prompts import excerpt_header, format_excerpts, load_prompt, pack_context, render
 
         hits = request.hits
         excerpts = [(excerpt_header(h.meta.article_title, h.meta.column, h.meta.section, h.meta.authors), h.chunk.text)

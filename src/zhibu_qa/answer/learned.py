@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from zhibu_qa.errors import ConfigError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..text import pos_tags
-from ..types import Hit
-from .asktype import ASK_PATTERNS
+from zhibu_qa.answer.asktype import ASK_PATTERNS
+from zhibu_qa.text import pos_tags
+from zhibu_qa.types import Hit
 
 NAME_FLAGS = ("nr", "nrfg", "nrt", "ns", "nt", "nz")
 _QUOTED_RE = re.compile(r"[“「『《\"]([^”」』》\"]{2,20})[”」』》\"]")
@@ -40,8 +40,8 @@ def _is_name_word(word: str, flag: str) -> bool:
     jieba's dictionary does not hold that its tagger takes for a name (a person's name starting
     with a common surname, a place, an organisation). Dictionary words with a name tag (荣耀,
     登山) are everyday words here."""
-    from ..text import in_dictionary
-    from .asktype import SURNAMES
+    from zhibu_qa.answer.asktype import SURNAMES
+    from zhibu_qa.text import in_dictionary
 
     if word.isascii() or _asking(word) or len(word) < 2:
         return False

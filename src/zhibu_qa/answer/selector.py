@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..types import Hit
-from .features import SENTENCE_FEATURES, Candidate, QuestionView, sentence_features
-from .learned import DATA_DIR, LinearModel
+from zhibu_qa.answer.features import SENTENCE_FEATURES, Candidate, QuestionView, sentence_features
+from zhibu_qa.answer.learned import DATA_DIR, LinearModel
+from zhibu_qa.types import Hit
 
 SELECTOR_FILE = DATA_DIR / "selector.json"
 

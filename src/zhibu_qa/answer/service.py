@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from ..errors import BackendUnavailableError, ConfigError, GenerationError
-from ..retrieval import Retriever
-from ..types import Answer, Filters, Hit, Turn
-from .analysis import Query, analyse, compare_subjects, question_parts
-from .answerability import Answerability, Evidence
-from .base import AnswerRequest, Scored, pieces
-from .extractive import ExtractiveAnswerer, scored_from
-from .features import QuestionView
-from .generative import GenerativeAnswerer
-from .selector import Selector
+from zhibu_qa.answer.analysis import Query, analyse, compare_subjects, question_parts
+from zhibu_qa.answer.answerability import Answerability, Evidence
+from zhibu_qa.answer.base import AnswerRequest, Scored, pieces
+from zhibu_qa.answer.extractive import ExtractiveAnswerer, scored_from
+from zhibu_qa.answer.features import QuestionView
+from zhibu_qa.answer.generative import GenerativeAnswerer
+from zhibu_qa.answer.selector import Selector
+from zhibu_qa.errors import BackendUnavailableError, ConfigError, GenerationError
+from zhibu_qa.retrieval import Retriever
+from zhibu_qa.types import Answer, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
-from ..text import title_key
-from ..types import QUESTION_TYPES, EvalCase, Turn
+from zhibu_qa.errors import DatasetError
+from zhibu_qa.text import title_key
+from zhibu_qa.types import QUESTION_TYPES, EvalCase, Turn
 
 REQUIRED_FIELDS: tuple[str, ...] = (
     "id", "question", "type", "answerable", "gold_article", "evidence", "answer", "key_facts",

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import metrics as m
-from .runner import CaseResult, ranked_hits
+from zhibu_qa.evaluation import metrics as m
+from zhibu_qa.evaluation.runner import CaseResult, ranked_hits
 
 N_WORST = 10
 

@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..text import title_key
-from ..types import Citation, ParsedSource
+from zhibu_qa.text import title_key
+from zhibu_qa.types import Citation, ParsedSource
 
 # A quote's source text: a callable, or a mapping from article id to the text offsets refer to.
 SourceLookup = Callable[[Citation], str | None] | Mapping[str, str]
@@ -382,7 +382,7 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_type.setdefault(str(row["type"]), []).append(row)
-    from .split import is_test
+    from zhibu_qa.evaluation.split import is_test
 
     parts = {"tuning": [r for r in rows if not is_test(str(r.get("id", "")))],
              "test": [r for r in rows if is_test(str(r.get("id", "")))]}

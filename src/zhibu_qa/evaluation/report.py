@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .diagnosis import N_WORST, case_quality, diagnose, key_facts_split, worst_cases
-from .labels import fmt, metric_label
-from .report_md import GENERALISATION_METRICS, TYPE_METRICS, render_markdown
-from .runner import BenchmarkResult, CaseResult, paraphrase_gap, ranked_hits
+from zhibu_qa.evaluation.diagnosis import N_WORST, case_quality, diagnose, key_facts_split, worst_cases
+from zhibu_qa.evaluation.labels import fmt, metric_label
+from zhibu_qa.evaluation.report_md import GENERALISATION_METRICS, TYPE_METRICS, render_markdown
+from zhibu_qa.evaluation.runner import BenchmarkResult, CaseResult, paraphrase_gap, ranked_hits
 
 __all__ = ["CHART_METRICS", "GENERALISATION_METRICS", "N_WORST", "REPORT_FILES", "TYPE_METRICS", "case_quality",
            "diagnose", "draw_chart", "fmt", "render_markdown", "report_summary", "result_records",

@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import metrics as m
-from .diagnosis import case_quality, diagnose, worst_cases
-from .labels import fmt, metric_name, type_name
-from .runner import PARAPHRASES, BenchmarkResult
+from zhibu_qa.evaluation import metrics as m
+from zhibu_qa.evaluation.diagnosis import case_quality, diagnose, worst_cases
+from zhibu_qa.evaluation.labels import fmt, metric_name, type_name
+from zhibu_qa.evaluation.runner import PARAPHRASES, BenchmarkResult
 
 # Columns of the per-type tables.
 TYPE_METRICS: tuple[str, ...] = (

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, RunCancelled
-from ..types import Answer, EvalCase, Hit
-from . import metrics as m
+from zhibu_qa.errors import ConfigError, RunCancelled
+from zhibu_qa.evaluation import metrics as m
+from zhibu_qa.types import Answer, EvalCase, Hit
 
 AnswerFn = Callable[[EvalCase], Answer]
 HIT_KS: tuple[int, ...] = (1, 3, 5, 10)

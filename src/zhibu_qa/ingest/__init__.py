@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..errors import IngestError
-from ..types import IngestReport, Issue, ParsedSource
+from zhibu_qa.errors import IngestError
+from zhibu_qa.types import IngestReport, Issue, ParsedSource
 
 MAX_SOURCE_BYTES = 20_000_000  # a text dump of one issue is ~0.2 MB; 50 MB files are refused
 
 
 def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = None) -> ParsedSource:
     """Parse decoded text: magazine layout when it has a table of contents, else a document."""
-    from .magazine import has_toc, parse_magazine
+    from zhibu_qa.ingest.magazine import has_toc, parse_magazine
 
     fallback_note = ""
     if has_toc(text):
@@ -31,8 +31,8 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
                 return parsed
             fallback_note = (f"only {r.toc_matched} of {r.toc_entries} TOC entries found in the body; "
                              "parsed as a plain document")
-    from .documents import parse_document
-    from .issuemeta import issue_date, name_date, name_issue
+    from zhibu_qa.ingest.documents import parse_document
+    from zhibu_qa.ingest.issuemeta import issue_date, name_date, name_issue
 
     stem = Path(source_path).stem
     named = name_issue(source_path)
@@ -51,7 +51,7 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
 
 def read_and_parse(path: str | Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> ParsedSource:
     """Read, decode and parse one source file; every failure is an IngestError naming the path."""
-    from .decode import is_pdf, read_source
+    from zhibu_qa.ingest.decode import is_pdf, read_source
 
     path = Path(path)
     if not path.exists():
@@ -61,7 +61,7 @@ def read_and_parse(path: str | Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> Pa
     if path.stat().st_size > max_bytes:
         raise IngestError(f"{path}: file is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
     if is_pdf(path):
-        from .pdf import extract_pdf_text
+        from zhibu_qa.ingest.pdf import extract_pdf_text
 
         text = extract_pdf_text(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -13,7 +13,7 @@ import codecs
 import hashlib
 from pathlib import Path
 
-from ..errors import IngestError
+from zhibu_qa.errors import IngestError
 
 DEFAULT_MAX_BYTES = 20_000_000  # 20 MB: far above a magazine issue dump (about 300 KB)
 PDF_MAGIC = b"%PDF-"

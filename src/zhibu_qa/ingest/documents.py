@@ -13,9 +13,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ..errors import IngestError
-from ..text import CLOSERS, concat_segments, title_key
-from ..types import Article, Issue, Paragraph, Section, Segment
+from zhibu_qa.errors import IngestError
+from zhibu_qa.text import CLOSERS, concat_segments, title_key
+from zhibu_qa.types import Article, Issue, Paragraph, Section, Segment
 
 _NUM = "一二三四五六七八九十百千零〇两0-9０-９"
 _CHAPTER_RE = re.compile(rf"第[{_NUM}]+章(?=\s|$)")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..types import Paragraph, Segment
+from zhibu_qa.types import Paragraph, Segment
 
 # Lines the PDF dump carries that are not text of any article.
 NOISE_RE = re.compile(

@@ -13,10 +13,8 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from ..text import title_key
-from ..types import Article, IngestReport, Issue, ParsedSource, Section
-from .issuemeta import issue_date, name_issue, publication_day
-from .layout import (
+from zhibu_qa.ingest.issuemeta import issue_date, name_issue, publication_day
+from zhibu_qa.ingest.layout import (
     Block,
     Line,
     block_paragraph,
@@ -25,6 +23,8 @@ from .layout import (
     is_noise,
     split_lines,
 )
+from zhibu_qa.text import title_key
+from zhibu_qa.types import Article, IngestReport, Issue, ParsedSource, Section
 
 MAGAZINE_DEFAULT = "天津支部生活"
 TOC_START_RE = re.compile(r"^目\s*录")

@@ -13,8 +13,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from ..errors import IngestError
-from .decode import PDF_MAGIC
+from zhibu_qa.errors import IngestError
+from zhibu_qa.ingest.decode import PDF_MAGIC
 
 # Fewer non-space characters than this over the whole PDF means there is no usable text layer
 # (a scanned PDF yields nothing, or only a page number or two).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def cmd_train_selector(args, settings) -> int:
-    from .run import train
+    from zhibu_qa.training.run import train
 
     out = {"out_dir": Path(args.out)} if args.out else {}
     train(settings, Path(args.data), work_dir=Path(args.work), dataset=Path(args.dataset) if args.dataset else None,
@@ -16,8 +16,8 @@ def cmd_train_selector(args, settings) -> int:
 
 
 def cmd_mrc_dataset(args, settings) -> int:
-    from .mrc import load_mrc, split, write_eval_set
-    from .run import mrc_paths
+    from zhibu_qa.training.mrc import load_mrc, split, write_eval_set
+    from zhibu_qa.training.run import mrc_paths
 
     _, held = split(load_mrc(mrc_paths(Path(args.data))))
     docs, dataset = write_eval_set(held, Path(args.out), max_questions=args.max_questions)

@@ -17,15 +17,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..answer.analysis import analyse
-from ..answer.answerability import TOP_SHAPES, evidence_row
-from ..answer.extractive import scored_from
-from ..answer.features import ANSWERABILITY_FEATURES, SENTENCE_FEATURES, QuestionView
-from ..answer.learned import LinearModel, fit_linear
-from ..answer.selector import LearnedSelector, Selector
-from ..answer.similarity import SentenceSimilarity
-from ..text import split_sentences
-from ..types import Hit, Turn
+from zhibu_qa.answer.analysis import analyse
+from zhibu_qa.answer.answerability import TOP_SHAPES, evidence_row
+from zhibu_qa.answer.extractive import scored_from
+from zhibu_qa.answer.features import ANSWERABILITY_FEATURES, SENTENCE_FEATURES, QuestionView
+from zhibu_qa.answer.learned import LinearModel, fit_linear
+from zhibu_qa.answer.selector import LearnedSelector, Selector
+from zhibu_qa.answer.similarity import SentenceSimilarity
+from zhibu_qa.text import split_sentences
+from zhibu_qa.types import Hit, Turn
 
 K = 5  # passages an answer is built from (the top_k default)
 HITS = 10  # passages retrieved per question, as when answering

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DatasetError
-from ..text import split_sentences, to_simplified
+from zhibu_qa.errors import DatasetError
+from zhibu_qa.text import split_sentences, to_simplified
 
 HELD_OUT_SHARE = 0.2  # share of articles kept out of training, for reporting
 ABSENT_SHARE = 0.15  # share of held-out articles left out of the scratch index (their questions are unanswerable)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answer.learned import DATA_DIR
-from ..answer.selector import LearnedSelector
-from ..answer.similarity import SentenceSimilarity
-from ..config import Settings
-from ..errors import DatasetError
-from . import fit
-from .mrc import article_markdown, load_mrc, split
+from zhibu_qa.answer.learned import DATA_DIR
+from zhibu_qa.answer.selector import LearnedSelector
+from zhibu_qa.answer.similarity import SentenceSimilarity
+from zhibu_qa.config import Settings
+from zhibu_qa.errors import DatasetError
+from zhibu_qa.training import fit
+from zhibu_qa.training.mrc import article_markdown, load_mrc, split
 
 MRC_FILES = ("cmrc2018_trial.json", "drcd_dev.json", "drcd_test.json")
 
@@ -40,7 +40,7 @@ def mrc_paths(data_dir: Path) -> list[Path]:
 
 def mrc_pipeline(settings: Settings, articles, work_dir: Path, log: Callable[[str], None]):
     """A pipeline over a scratch index of `articles` (written as Markdown documents)."""
-    from ..pipeline import Pipeline
+    from zhibu_qa.pipeline import Pipeline
 
     docs = work_dir / "corpus"
     docs.mkdir(parents=True, exist_ok=True)
@@ -60,9 +60,9 @@ def mrc_pipeline(settings: Settings, articles, work_dir: Path, log: Callable[[st
 
 def tuning_examples(settings: Settings, dataset: Path):
     """The dataset's tuning part as examples over the shipped knowledge base."""
-    from ..benchmark import load_cases
-    from ..evaluation.split import is_test
-    from ..pipeline import Pipeline
+    from zhibu_qa.benchmark import load_cases
+    from zhibu_qa.evaluation.split import is_test
+    from zhibu_qa.pipeline import Pipeline
 
     pipe = Pipeline(settings)
     pipe.ensure_ready()

@@ -1,0 +1,267 @@
+"""ONNX Runtime embedder for a local sentence-transformers model directory, and its one-time export.
+
+Owns exporting the BERT encoder to `onnx/model.onnx` (fp32, torch's dynamo exporter) and
+`onnx/model_qint8_pc.onnx` (onnxruntime's BERT graph fusions, then dynamic quantization with int8
+weights per output channel), under a lock with atomic renames, recorded in the model manifest; and `OnnxEmbedder`, which runs them with the `tokenizers` tokenizer and mean/CLS pooling
+in numpy, so queries need neither torch nor transformers. Exports read local files only.
+Leaves out the torch backends (`embedders`) and fetching the model (`models`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from zhibu_qa.errors import ConfigError, ModelError
+from zhibu_qa.indexing.embedders import QUERY_THREADS, Embedder, l2_normalize, local_model_id
+
+log = logging.getLogger(__name__)
+
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8_pc.onnx"}
+# model_id tags: the int8 file's vectors changed with its recipe (uint8 per-tensor weights before), so
+# an index built from the older file is rebuilt rather than mixed with the new vectors
+_ID_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-qint8pc"}
+LOCK_FILE = ".zhibu-onnx.lock"
+OPSET = 18  # the dynamo exporter's default opset in torch 2.13
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_HINT = "运行 `zhibu-qa fetch-model` 导出 ONNX 模型，或设置 embedding_backend = \"torch\""
+
+
+@contextlib.contextmanager
+def _locked(model_dir: Path):
+    """An exclusive lock on the model directory, so concurrent first uses export once."""
+    try:
+        fh = open(model_dir / LOCK_FILE, "a")  # noqa: SIM115 - held for the with-block
+    except OSError as exc:
+        raise ModelError(f"cannot lock {model_dir} to export the ONNX model ({exc}); {_HINT}") from exc
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _export_fp32(model_dir: Path, target: Path) -> None:
+    """torch -> ONNX with dynamic batch and sequence axes; eager attention exports a plain graph."""
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager", local_files_only=True).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    # batch 2 x 16 tokens: sizes 0 and 1 would be specialised by the exporter
+    dummy = tuple(torch.ones((2, 16), dtype=torch.int64) if n != "token_type_ids"
+                  else torch.zeros((2, 16), dtype=torch.int64) for n in _INPUTS)
+    axes = {n: {0: "batch", 1: "sequence"} for n in (*_INPUTS, "last_hidden_state")}
+    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(None):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(LastHiddenState(model), dummy, str(target), input_names=list(_INPUTS),
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=True, external_data=False)
+
+
+def _quantize(fp32: Path, target: Path) -> None:
+    """Fuse LayerNorm/GELU (onnxruntime's BERT optimizer), then int8 weights per channel.
+
+    Int8 weights run the u8s8 VNNI kernels: on this machine's AVX-512 VNNI cores 482 shipped chunks
+    took 17-21 CPU-s against 33-35 with uint8 weights (the avx2 preset), cosine to fp32 0.997
+    against 0.994 (benchmarks/cold_index.py). Without VNNI (plain AVX2) u8s8 products may saturate.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its "pre-process" advice
+    fused = target.with_name("fused-" + fp32.name)
+    # opt_level 1: graph fusions only, so the file stays runnable by any onnxruntime build
+    optimizer.optimize_model(str(fp32), model_type="bert", opt_level=1).save_model_to_file(str(fused))
+    quantize_dynamic(str(fused), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
+    fused.unlink()
+
+
+def export_onnx(model_dir: str | Path, *, log_fn: Callable[[str], None] = log.info) -> list[str]:
+    """Write the missing ONNX files (fp32 and int8) into `model_dir`; return the names written.
+
+    Runs under a lock; each file is written to a temp dir beside it and renamed into place, then
+    added to the model manifest (when the directory has one). Existing files are left alone.
+    """
+    from zhibu_qa.indexing.models import MANIFEST, record_files
+
+    model_dir = Path(model_dir)
+    with _locked(model_dir):
+        missing = [rel for rel in ONNX_FILES.values() if not (model_dir / rel).is_file()]
+        if not missing:
+            return []
+        (model_dir / "onnx").mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir / "onnx"))
+        try:
+            fp32 = model_dir / ONNX_FILES["onnx"]
+            if not fp32.is_file():
+                log_fn(f"exporting {model_dir.name} to ONNX (fp32)…")
+                _export_fp32(model_dir, tmp / fp32.name)
+                os.replace(tmp / fp32.name, fp32)
+            int8 = model_dir / ONNX_FILES["onnx-int8"]
+            if not int8.is_file():
+                log_fn(f"quantizing {fp32.name} to int8 weights (per channel)…")
+                _quantize(fp32, tmp / int8.name)
+                os.replace(tmp / int8.name, int8)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"cannot export {model_dir} to ONNX: {type(exc).__name__}: {str(exc)[:300]}; "
+                             f"{_HINT}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if (model_dir / MANIFEST).is_file():
+            record_files(model_dir, missing)
+    return missing
+
+
+def _pooling(model_dir: Path) -> str:
+    """"mean" or "cls" from the sentence-transformers pooling config (mean when absent)."""
+    try:
+        cfg = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "mean"
+    if cfg.get("pooling_mode_cls_token"):
+        return "cls"
+    if cfg.get("pooling_mode_mean_tokens", True):
+        return "mean"
+    raise ModelError(f"{model_dir}: only mean or CLS pooling is supported by the ONNX backend ({cfg})")
+
+
+def _max_length(model_dir: Path) -> int:
+    try:
+        cfg = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        return int(cfg.get("max_seq_length", 512))
+    except (OSError, ValueError):
+        return 512
+
+
+class OnnxEmbedder(Embedder):
+    """A local model directory run by ONNX Runtime (fp32 or uint8-quantized weights).
+
+    Exports on first use when the ONNX file is missing. Batches are sorted by length (less
+    padding); up to 8 queries run on a separate one-thread session (see QUERY_THREADS).
+    """
+
+    def __init__(self, model_dir: str | Path, *, quantized: bool = True, query_prefix: str = "",
+                 passage_prefix: str = "", batch_size: int = 16, threads: int = 0, sort_by_length: bool = True):
+        if batch_size < 1:
+            raise ConfigError(f"embedding batch size must be at least 1, got {batch_size}")
+        self.model_dir = Path(model_dir).expanduser()
+        self.backend = "onnx-int8" if quantized else "onnx"
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = batch_size
+        self.threads = threads  # 0: onnxruntime's default (one per physical core)
+        self.sort_by_length = sort_by_length
+        self._sessions: dict[int, object] = {}
+        self._tokenizer = None
+        self._model_id: str | None = None
+        self._dim: int | None = None
+
+    @property
+    def model_id(self) -> str:  # type: ignore[override]
+        if self._model_id is None:
+            if not (self.model_dir / "config.json").is_file():
+                raise ModelError(f"{self.model_dir} is not a local model directory (no config.json); {_HINT}")
+            self._model_id = f"{local_model_id(self.model_dir, self.passage_prefix)}+{_ID_TAGS[self.backend]}"
+        return self._model_id
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        if self._dim is None:
+            self._dim = int(self._session(self.threads).get_outputs()[0].shape[-1])
+        return self._dim
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.model_dir / ONNX_FILES[self.backend]
+
+    def _session(self, threads: int):
+        if threads not in self._sessions:
+            self.model_id  # noqa: B018 - checks the directory first
+            if not self.onnx_path.is_file():
+                export_onnx(self.model_dir)
+            try:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+                opts.log_severity_level = 3
+                # no busy-waiting between ops: on the 2 shared cores it burnt 20-25% more CPU for the
+                # same batches (17 vs 21-22 CPU-s for 482 chunks, benchmarks/README.md)
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._sessions[threads] = ort.InferenceSession(str(self.onnx_path), opts,
+                                                               providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise ModelError(f"cannot load ONNX model {self.onnx_path}: {type(exc).__name__}: "
+                                 f"{str(exc)[:300]}; {_HINT}") from exc
+        return self._sessions[threads]
+
+    def _tok(self):
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            try:
+                tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            except Exception as exc:
+                raise ModelError(f"cannot load {self.model_dir / 'tokenizer.json'}: {exc}; {_HINT}") from exc
+            tok.enable_truncation(_max_length(self.model_dir))
+            tok.enable_padding()
+            self._tokenizer = (tok, _pooling(self.model_dir))
+        return self._tokenizer
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if len(texts) > 8 or not texts:
+            return super().embed_queries(texts)
+        return l2_normalize(self._run([self.query_prefix + t for t in texts], QUERY_THREADS, show_progress=False))
+
+    def _encode(self, texts: list[str], *, show_progress: bool) -> np.ndarray:
+        return self._run(texts, self.threads, show_progress=show_progress)
+
+    def _run(self, texts: list[str], threads: int, *, show_progress: bool) -> np.ndarray:
+        tok, pooling = self._tok()
+        session = self._session(threads)
+        wanted = {i.name for i in session.get_inputs()}
+        order = np.argsort([-len(t) for t in texts], kind="stable") if self.sort_by_length else np.arange(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        steps = range(0, len(texts), self.batch_size)
+        if show_progress:
+            from tqdm import tqdm
+
+            steps = tqdm(steps, desc="embedding", unit="batch")
+        for start in steps:
+            rows = order[start:start + self.batch_size]
+            encs = tok.encode_batch([texts[i] for i in rows])
+            feeds = {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                     "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+                     "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)}
+            hidden = session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+            if pooling == "cls":
+                out[rows] = hidden[:, 0]
+            else:
+                mask = feeds["attention_mask"][..., None].astype(np.float32)
+                out[rows] = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return out
