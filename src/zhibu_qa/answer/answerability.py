@@ -1,7 +1,7 @@
 """Whether the retrieved passages answer the question at all: a learned decision, made before any
 answer is composed.
 
-The logistic model (`data/answerability.json`) reads the selector's best scores and retrieval
+The boosted-tree model (`data/answerability.json`) reads the selector's best scores and retrieval
 evidence (term coverage, dense similarity, names the knowledge base or the passages lack, whether
 the asked kind of answer occurs); its threshold was chosen at training time for at most 3% false
 refusals. A person, place or organisation the question names that the knowledge base never
@@ -18,8 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from zhibu_qa.answer.asktype import answer_shapes
-from zhibu_qa.answer.features import ANSWERABILITY_FEATURES, Candidate, QuestionView, answerability_features
-from zhibu_qa.answer.learned import DATA_DIR, LinearModel
+from zhibu_qa.answer.features import (
+    ANSWERABILITY_FEATURES,
+    NO_TYPED,
+    Candidate,
+    QuestionView,
+    answerability_features,
+    typed_best,
+)
+from zhibu_qa.answer.learned import DATA_DIR, LinearModel, TreeModel, load_model
 from zhibu_qa.answer.names import Name, missing_names, names_of, unfound_names
 from zhibu_qa.answer.similarity import SentenceSimilarity
 from zhibu_qa.types import Hit
@@ -59,14 +66,15 @@ def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray
     cosines = similarity(q.text, [cands[i].text for i in order[:TOP_SHAPES]]) if similarity and len(order) else ()
     row = answerability_features(q, logits.tolist(), top_rows, hits, share(missing) or (0.5 if missing else 0.0),
                                  share(unfound) or (0.5 if unfound else 0.0), shapes,
-                                 float(max(cosines)) if len(cosines) else (0.0 if similarity else float("nan")))
+                                 float(max(cosines)) if len(cosines) else (0.0 if similarity else float("nan")),
+                                 typed_best(q, cands, logits.tolist(), rows) if len(cands) else (NO_TYPED, 0.0))
     return row, missing, unfound
 
 
 class Answerability:
     """Probability that a retrieval result answers the question, and the refusal decision."""
 
-    def __init__(self, model: LinearModel, threshold: float | None = None,
+    def __init__(self, model: LinearModel | TreeModel, threshold: float | None = None,
                  similarity: SentenceSimilarity | None = None):
         self.model = model
         self.threshold = model.threshold if threshold is None else threshold
@@ -78,7 +86,7 @@ class Answerability:
 
     @classmethod
     def load(cls, path: str | Path = ANSWERABILITY_FILE, threshold: float | None = None) -> Answerability:
-        return cls(LinearModel.load(path, ANSWERABILITY_FEATURES), threshold)
+        return cls(load_model(path, ANSWERABILITY_FEATURES), threshold)
 
     def assess(self, q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
                hits: Sequence[Hit], corpus_has: Callable[[str], bool], more_hits: Sequence[Hit] = ()) -> Evidence:

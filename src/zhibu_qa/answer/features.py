@@ -18,6 +18,8 @@ import numpy as np
 from zhibu_qa.answer.asktype import (
     ASK_PATTERNS,
     ASK_TYPES,
+    DATE_RE,
+    NUMBER_RE,
     answer_shapes,
     asked_types,
     counted_noun,
@@ -257,17 +259,52 @@ def sentence_features(q: QuestionView, cands: Sequence[Candidate], hits: Sequenc
 ANSWERABILITY_FEATURES: tuple[str, ...] = (
     "best_logit", "second_logit", "best_term_cov", "best_bigram_cov", "best_lcs", "top_cov",
     "top_dense", "has_dense", "missing_share", "unfound_share", "asked_unmet", "log_terms", "ascii_share",
-    "unit_unmet", "slot_unmet", "sent_dense",
+    "unit_unmet", "slot_unmet", "sent_dense", "typed_logit", "typed_cov",
 )
+NO_TYPED = -10.0  # typed_logit when no candidate holds the asked kind of answer (a logit far below any seen)
+
+
+def holds_asked(q: QuestionView, text: str, unit_match: float) -> bool:
+    """Whether a sentence holds a surface form of the specific kind of answer the question asks
+    for: a number with the asked measure word (or of its class), a quantity that is not a date, a
+    date, a person's, place's or other name. True for questions that ask for no specific kind.
+
+    Example: holds_asked(QuestionView.of("有多少名党员？", (), lambda t: True), "共有党员74名。", 1.0)
+    """
+    wanted = _specific_types(q)
+    if not wanted:
+        return True
+    shapes = answer_shapes(text)
+    if "number" in wanted:
+        if q.unit is not None:
+            if unit_match:
+                return True
+        elif NUMBER_RE.search(DATE_RE.sub("", text)):
+            return True
+    return bool((wanted - {"number"}) & shapes)
+
+
+def typed_best(q: QuestionView, cands: Sequence[Candidate], logits: Sequence[float], rows: np.ndarray
+               ) -> tuple[float, float]:
+    """(best selector logit, its sentence's term coverage) among the sentences that hold the asked
+    kind of answer: a detail the passages lack leaves only unrelated sentences of that kind."""
+    unit_i, cov_i = SENTENCE_FEATURES.index("unit_match"), SENTENCE_FEATURES.index("term_cov")
+    typed = [i for i, c in enumerate(cands) if holds_asked(q, c.text, float(rows[i, unit_i]))]
+    if not typed:
+        return NO_TYPED, 0.0
+    best = max(typed, key=lambda i: logits[i])
+    return float(logits[best]), float(rows[best, cov_i])
 
 
 def answerability_features(q: QuestionView, logits: Sequence[float], top_rows: np.ndarray,
                            hits: Sequence[Hit], missing_share: float, unfound_share: float,
-                           top_shapes: frozenset[str], sent_dense: float = 0.0) -> np.ndarray:
+                           top_shapes: frozenset[str], sent_dense: float = 0.0,
+                           typed: tuple[float, float] = (NO_TYPED, 0.0)) -> np.ndarray:
     """One row of ANSWERABILITY_FEATURES for a retrieval result and the selector's scores.
 
     `top_rows` are the sentence-feature rows of the best few candidates, best first; `top_shapes`
-    the answer types found in them; `sent_dense` their best cosine with the question.
+    the answer types found in them; `sent_dense` their best cosine with the question; `typed`
+    what `typed_best` gives.
     """
     ranked = sorted(logits, reverse=True)
     idx = {n: i for i, n in enumerate(SENTENCE_FEATURES)}
@@ -290,5 +327,5 @@ def answerability_features(q: QuestionView, logits: Sequence[float], top_rows: n
         missing_share, unfound_share, float(bool(specific) and not (specific & top_shapes)),
         math.log1p(len(q.weights)), ascii_chars / letters if letters else 0.0,
         float(q.unit is not None) * (1.0 - any_top("unit_match")), float(q.slot is not None) * (1.0 - any_top("slot_match")),
-        sent_dense,
+        sent_dense, *typed,
     ], dtype=np.float32)

@@ -21,7 +21,7 @@ from zhibu_qa.answer.analysis import analyse
 from zhibu_qa.answer.answerability import TOP_SHAPES, evidence_row
 from zhibu_qa.answer.extractive import scored_from
 from zhibu_qa.answer.features import ANSWERABILITY_FEATURES, SENTENCE_FEATURES, QuestionView
-from zhibu_qa.answer.learned import LinearModel, fit_linear
+from zhibu_qa.answer.learned import LinearModel, TreeModel, fit_linear, fit_trees
 from zhibu_qa.answer.selector import LearnedSelector, Selector
 from zhibu_qa.answer.similarity import SentenceSimilarity
 from zhibu_qa.text import split_sentences
@@ -36,6 +36,7 @@ PROJECT_WEIGHT = 8.0  # a hand-written magazine question counts as this many MRC
 # a "detail absent" negative is a guess at the unanswerable kind (another answer may survive the
 # deletion), so it counts half; measured on held-out MRC: fewer false refusals than without them
 DETAIL_WEIGHT = 0.5
+FOLDS = 5  # cross-validation folds for the answerability threshold
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,14 @@ def answerability_rows(data: Sequence[Retrieval], selector: LearnedSelector,
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, w: np.ndarray, info: dict,
-                      domains: np.ndarray | None = None) -> LinearModel:
-    """Logistic regression with its threshold at TARGET_FALSE_REFUSALS of the answerable examples
-    of every domain (MRC, the magazine's tuning part), whichever is lowest."""
-    model = fit_linear(x, y, ANSWERABILITY_FEATURES, weights=w, info=info)
-    p = model.probabilities(x)
+                      domains: np.ndarray | None = None, groups: np.ndarray | None = None) -> TreeModel:
+    """Boosted trees with the threshold at TARGET_FALSE_REFUSALS of the answerable examples of every
+    domain (MRC, the magazine's tuning part), whichever is lowest. The threshold is read off
+    out-of-fold probabilities (folds by `groups`, the question): trees fit their own training rows
+    too well for an in-sample cut to hold on new questions."""
     domains = np.zeros(len(y), dtype=int) if domains is None else domains
+    model = fit_trees(x, y, ANSWERABILITY_FEATURES, weights=w, info=info)
+    p = out_of_fold(x, y, w, groups)
     cuts = []
     for d in np.unique(domains):
         positives = np.sort(p[(y == 1) & (domains == d)])
@@ -163,9 +166,23 @@ def fit_answerability(x: np.ndarray, y: np.ndarray, w: np.ndarray, info: dict,
             cuts.append(float(positives[int(TARGET_FALSE_REFUSALS * len(positives))]))
     threshold = min(cuts) if cuts else 0.5
     refused = float((p[y == 0] < threshold).mean()) if (y == 0).any() else None
-    return LinearModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold,
-                       {**info, "examples": int(len(y)), "answerable": int(y.sum()),
-                        "train_refusal_recall": refused, "train_false_refusals": TARGET_FALSE_REFUSALS})
+    return replace(model, threshold=threshold, info={
+        **info, "examples": int(len(y)), "answerable": int(y.sum()), "trees": len(model.trees),
+        "cv_refusal_recall": refused, "target_false_refusals": TARGET_FALSE_REFUSALS})
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray | None, folds: int = FOLDS) -> np.ndarray:
+    """Each example's probability from trees fitted without its fold (whole questions per fold)."""
+    keys = np.arange(len(y)) if groups is None else np.unique(groups, return_inverse=True)[1]
+    fold = keys % folds
+    p = np.zeros(len(y))
+    for f in range(folds):
+        train, test = fold != f, fold == f
+        if not test.any() or len(np.unique(y[train])) < 2:
+            p[test] = 0.5
+            continue
+        p[test] = fit_trees(x[train], y[train], ANSWERABILITY_FEATURES, weights=w[train]).probabilities(x[test])
+    return p
 
 
 def selector_accuracy(data: Sequence[Retrieval], selector: LearnedSelector) -> float:

@@ -103,7 +103,7 @@ def train(settings: Settings, data_dir: Path, *, work_dir: Path, out_dir: Path =
     x, y, w = fit.answerability_rows(
         data, selector, lambda r: fit.without(blobs, r.excluded) if r.excluded else has[id(r)], similarity)
     domains = np.asarray([int(has[id(r)] is not mrc_has) for r in data])
-    answerability = fit.fit_answerability(x, y, w, info, domains)
+    answerability = fit.fit_answerability(x, y, w, info, domains, np.asarray([r.view.text for r in data]))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / "selector.json", selector.model.to_json())
