@@ -357,13 +357,15 @@ class Pipeline:
         return LearnedSelector.load(), Answerability.load(threshold=threshold).with_similarity(lambda: self.embedder)
 
     def service(self, mode: str | None = None):
-        from zhibu_qa.answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
+        from zhibu_qa.answer import Answerability, AnswerService, ExtractiveAnswerer, GenerativeAnswerer
 
         mode = mode or self.settings.retrieval_mode
         if mode not in self._services:
             s = self.settings
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
             selector, answerability = self.answer_models
+            if mode == "bm25":  # keyword search loads no embedder; the similarity feature takes its training mean
+                answerability = Answerability(answerability.model, answerability.threshold)
             generative = None if self.llm is None else GenerativeAnswerer(
                 self.llm, self.source_for, prompts_dir=PROMPTS_DIR, context_tokens=s.llm_context_tokens)
             self._services[mode] = AnswerService(
