@@ -130,6 +130,7 @@ def test_pipeline_builds_checks_and_uses_the_second_index(tmp_path):
     pipe.ingest(pipe.settings.corpus_paths)
     pipe.build_index()
     assert pipe.index_status() == "ok"
+    assert pipe.index_summary().endswith(f" second={second.model_id}")
     (tmp_path / "index" / SECOND_DIR / "manifest.json").unlink()
     assert pipe.index_status() == "stale: no second vector index built"
     assert pipe.ensure_ready() == "ok"  # the app's start-up builds what is missing

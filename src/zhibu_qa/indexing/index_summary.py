@@ -62,5 +62,7 @@ def index_summary(index_dir: str | Path) -> str:
     pg_file = Path(index_dir) / STORE_DIR / "pgvector.json"
     if manifest.vector_index == "pgvector" and pg_file.is_file():
         version = json.loads(pg_file.read_text(encoding="utf-8")).get("version", version)
+    second = Path(index_dir) / "second" / "manifest.json"  # second_index.SECOND_DIR, when one was built
+    extra = f" second={json.loads(second.read_text(encoding='utf-8')).get('model_id')}" if second.is_file() else ""
     return (f"backend={manifest.vector_index} model={manifest.model_id} vectors={manifest.n_chunks} "
-            f"dim={manifest.dim} version={version}")
+            f"dim={manifest.dim} version={version}{extra}")
