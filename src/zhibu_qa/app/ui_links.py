@@ -134,9 +134,26 @@ def suggested_articles(catalogue, titles: Sequence[str]) -> list[tuple[str, str]
 
 
 def filter_rows(rows: Sequence[Sequence[Any]], text: str) -> list[list[Any]]:
-    """Catalogue rows (编号, 栏目, 标题, 作者) whose title, author or column contains every word of `text`.
+    """Catalogue rows (编号, 栏目, 标题, 作者) whose title, author or column contains every word of `text`;
+    an issue's heading row (empty 编号) stays when one of its articles does, and words found in the
+    heading (the issue's name or date) keep all its articles.
 
     Example: filter_rows([[1, "—", "甲文", "张三"]], "张") == [[1, "—", "甲文", "张三"]]
     """
     words = (text or "").lower().split()
-    return [list(r) for r in rows if all(w in " ".join(str(x) for x in r[1:]).lower() for w in words)]
+
+    def matches(cells) -> bool:
+        return all(w in " ".join(str(x) for x in cells).lower() for w in words)
+
+    out: list[list[Any]] = []
+    heading: list[Any] | None = None
+    whole_issue = False  # the words name the issue (e.g. "2024年第9期"): all its articles stay
+    for r in rows:
+        if r[0] == "":
+            heading, whole_issue = list(r), bool(words) and matches(r[2:3])
+        elif whole_issue or matches(r[1:]):
+            if heading is not None:
+                out.append(heading)
+                heading = None
+            out.append(list(r))
+    return out

@@ -76,8 +76,8 @@ def wire_reader(gr, demo, r: SimpleNamespace, tabs, link, question, pipeline, st
 
     def open_row(evt: gr.SelectData):
         try:
-            art = pipeline.catalogue.articles[int(evt.row_value[0]) - 1]
-        except (TypeError, ValueError, IndexError):
+            art = actions.reader_order(pipeline)[int(evt.row_value[0]) - 1]
+        except (TypeError, ValueError, IndexError):  # an issue's heading row has no 编号
             return gr.skip(), gr.skip(), gr.skip()
         return art.id, *opened(art.id)
 

@@ -258,10 +258,23 @@ def article_html(article: Article, issue_label: str = "",
 CATALOGUE_HEADERS = ["编号", "栏目", "标题", "作者"]
 
 
-def catalogue_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """Table rows (编号, 栏目, 标题, 作者) from `formatting.article_rows`."""
-    return [[i, r.get("column") or "—", r["title"], "、".join(r.get("authors") or ()) or "—"]
-            for i, r in enumerate(rows, 1)]
+ISSUE_ROW_COLUMN = "期次"  # the 栏目 cell of an issue's heading row (its 编号 cell is empty)
+
+
+def catalogue_rows(groups: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> list[list[Any]]:
+    """Table rows (编号, 栏目, 标题, 作者): per group a heading row (empty 编号, the issue's name and
+    date as its title), then its articles (`formatting.article_rows`), numbered 1… across groups.
+
+    Example: catalogue_rows([("第9期 · 2024-09-15", [{"title": "甲文"}])]) == [["", "期次", "第9期 · 2024-09-15（1 篇）", ""], [1, "—", "甲文", "—"]]
+    """
+    out: list[list[Any]] = []
+    number = 0
+    for heading, rows in groups:
+        out.append(["", ISSUE_ROW_COLUMN, f"{heading}（{len(rows)} 篇）", ""])
+        for r in rows:
+            number += 1
+            out.append([number, r.get("column") or "—", r["title"], "、".join(r.get("authors") or ()) or "—"])
+    return out
 
 
 # --- panels ----------------------------------------------------------------------------------

@@ -15,14 +15,18 @@ from zhibu_qa.types import IngestReport, Issue, ParsedSource
 MAX_SOURCE_BYTES = 20_000_000  # a text dump of one issue is ~0.2 MB; 50 MB files are refused
 
 
-def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = None) -> ParsedSource:
-    """Parse decoded text: magazine layout when it has a table of contents, else a document."""
+def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = None,
+               furniture: frozenset[str] = frozenset()) -> ParsedSource:
+    """Parse decoded text: magazine layout when it has a table of contents, else a document.
+
+    `furniture`: `layout.furniture_key`s of page headers/footers to drop (`pdf.running_lines`).
+    """
     from zhibu_qa.ingest.magazine import has_toc, parse_magazine
 
     fallback_note = ""
     if has_toc(text):
         try:
-            parsed = parse_magazine(text, source_path, sha256)
+            parsed = parse_magazine(text, source_path, sha256, furniture=furniture)
         except (StopIteration, ValueError, IndexError) as exc:  # a 目录 line but no usable layout
             fallback_note = f"magazine layout not recognised ({type(exc).__name__}); parsed as a plain document"
         else:
@@ -39,7 +43,7 @@ def parse_text(text: str, source_path: str, sha256: str, *, title: str | None = 
     issue = Issue(id=f"doc-{sha256[:10]}", magazine=title or stem, source_path=source_path,
                   sha256=sha256, kind="document", year=named.year if named else None,
                   date=(name_date(named) or issue_date(named.year, named.number, named.half)) if named else None)
-    articles = parse_document(text, issue, title=title)
+    articles = parse_document(text, issue, title=title, furniture=furniture)
     if not articles:
         raise IngestError(f"{source_path}: no text found to ingest")
     chars = sum(a.n_chars for a in articles)
@@ -60,11 +64,12 @@ def read_and_parse(path: str | Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> Pa
         raise IngestError(f"{path}: not a regular file")
     if path.stat().st_size > max_bytes:
         raise IngestError(f"{path}: file is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    furniture: frozenset[str] = frozenset()
     if is_pdf(path):
-        from zhibu_qa.ingest.pdf import extract_pdf_text
+        from zhibu_qa.ingest.pdf import extract_pdf
 
-        text = extract_pdf_text(path)
+        text, furniture = extract_pdf(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
     else:
         text, _encoding, sha = read_source(path, max_bytes=max_bytes)
-    return parse_text(text, str(path), sha)
+    return parse_text(text, str(path), sha, furniture=furniture)

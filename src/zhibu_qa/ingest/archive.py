@@ -144,12 +144,30 @@ def by_recency(issues: Iterable[Issue]) -> list[Issue]:
     return dated + [i for i in issues if not issue_date(i)]
 
 
+def issue_heading(issue: Issue) -> str:
+    """The issue's name and date. Example: issue_heading(i) == "天津支部生活 2024年第9期（下半月） · 2024-09-15" """
+    return f"{issue.label} · {issue_date(issue)}" if issue_date(issue) else issue.label
+
+
 def issue_choices(issues: Mapping[str, Issue]) -> list[tuple[str, str]]:
     """(label with date, issue id) pairs, newest first: the choices of an issue picker (UI, API docs).
 
     Example: issue_choices({i.id: i}) == [("天津支部生活 2024年第9期（下半月） · 2024-09-15", "zbsh-2024-09b")]
     """
-    return [(f"{i.label} · {issue_date(i)}" if issue_date(i) else i.label, i.id) for i in by_recency(issues.values())]
+    return [(issue_heading(i), i.id) for i in by_recency(issues.values())]
+
+
+def articles_by_issue(articles: Sequence[Article], issues: Mapping[str, Issue]) -> list[tuple[Issue | None, list[Article]]]:
+    """Articles grouped by issue, newest issue first (`by_recency`), in catalogue order within one;
+    articles of an issue the catalogue does not know come last under None.
+
+    Example: [i.id for i, _ in articles_by_issue(cat.articles, cat.issues)] == ["zbsh-2024-09b", "zbsh-2024-09a"]
+    """
+    groups: dict[str | None, list[Article]] = {}
+    for a in articles:
+        groups.setdefault(a.issue_id if a.issue_id in issues else None, []).append(a)
+    ordered = [(i, groups[i.id]) for i in by_recency(issues[k] for k in groups if k is not None)]
+    return ordered + ([(None, groups[None])] if None in groups else [])
 
 
 def apply_issue_filter(filters: Filters, filt: IssueFilter, issues: Mapping[str, Issue]) -> Filters:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from zhibu_qa.errors import IngestError
+from zhibu_qa.ingest.layout import furniture_key
 from zhibu_qa.text import CLOSERS, concat_segments, title_key
 from zhibu_qa.types import Article, Issue, Paragraph, Section, Segment
 
@@ -53,14 +54,19 @@ class _Layout:
     blank_separated: bool  # blank lines separate paragraphs, so lines of a block always join
 
 
-def parse_document(text: str, issue: Issue, *, title: str | None = None) -> tuple[Article, ...]:
+def parse_document(text: str, issue: Issue, *, title: str | None = None,
+                   furniture: frozenset[str] = frozenset()) -> tuple[Article, ...]:
     """Parse a non-magazine document into Articles (one, or one per chapter of a long regulation).
+
+    Lines whose `layout.furniture_key` is in `furniture` (a PDF's running header) are left out
+    entirely: never a title, heading or paragraph.
 
     Raises IngestError when the text holds no body paragraphs.
     Example: parse_document("标题\\n\\n一、要求\\n正文。", issue)[0].headings == ("一、要求",)
     """
     lines = _scan_lines(text)
-    content = [i for i, ln in enumerate(lines) if ln.end > ln.start]
+    dropped = {i for i, ln in enumerate(lines) if furniture and furniture_key(_s(text, ln)) in furniture}
+    content = [i for i, ln in enumerate(lines) if ln.end > ln.start and i not in dropped]
     if not content:
         raise IngestError(f"document {issue.source_path or issue.id} is empty")
     detected, title_span, skip, authors = _front_matter(text, lines, content, title)
@@ -69,7 +75,7 @@ def parse_document(text: str, issue: Issue, *, title: str | None = None) -> tupl
         skip.add(content[-1])
     doc = _Doc(issue, title or detected or issue.magazine or _s(text, lines[content[0]])[:30],
                authors, credit.group(1) if credit else None, title_span)
-    body = [i for i in range(len(lines)) if not _is_noise(text, lines[i])]
+    body = [i for i in range(len(lines)) if not _is_noise(text, lines[i]) and i not in dropped]
     articles = _articles(text, lines, [i for i in body if i not in skip], doc)
     if not articles and skip:  # only a title and its repetitions: keep them as the body
         articles = _articles(text, lines, body, doc)

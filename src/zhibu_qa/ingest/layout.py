@@ -65,6 +65,14 @@ def split_lines(text: str) -> list[Line]:
     return out
 
 
+def furniture_key(text: str) -> str:
+    """A line as page furniture is compared: whitespace dropped, digit runs as "#" (page numbers vary).
+
+    Example: furniture_key(" 天津支部生活  2024年第9期 · 12 ") == "天津支部生活#年第#期·#"
+    """
+    return re.sub(r"\d+", "#", "".join(text.split()))
+
+
 def is_noise(text: str) -> bool:
     """Example: is_noise("扫码收听有声文章") and is_noise("……………") and not is_noise("党建")"""
     return bool(NOISE_RE.match(text.strip()))
@@ -240,10 +248,11 @@ def block_paragraph(block: Block, kind: str | None = None) -> Paragraph:
     return Paragraph("".join(parts), tuple(segments), kind or ("caption" if block.kind == "caption" else "text"))
 
 
-def drop_noise(lines: Iterable[Line]) -> tuple[list[Line], list[Line]]:
-    """Split lines into (kept, noise)."""
+def drop_noise(lines: Iterable[Line], furniture: frozenset[str] = frozenset()) -> tuple[list[Line], list[Line]]:
+    """Split lines into (kept, noise); noise includes lines whose `furniture_key` is in `furniture`
+    (a PDF's running header and footer, `ingest.pdf.running_lines`)."""
     kept: list[Line] = []
     noise: list[Line] = []
     for ln in lines:
-        (noise if is_noise(ln.text) else kept).append(ln)
+        (noise if is_noise(ln.text) or (furniture and furniture_key(ln.text) in furniture) else kept).append(ln)
     return kept, noise

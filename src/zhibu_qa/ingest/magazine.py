@@ -265,14 +265,17 @@ def has_toc(text: str) -> bool:
     return any(TOC_START_RE.match(ln.text) for ln in split_lines(text)[:200])
 
 
-def parse_magazine(text: str, source_path: str, sha256: str) -> ParsedSource:
+def parse_magazine(text: str, source_path: str, sha256: str, *, furniture: frozenset[str] = frozenset()) -> ParsedSource:
     """Parse an issue text dump with a 目录 into articles; see the module docstring.
 
     Example: parse_magazine(open(p).read(), p, sha).report.toc_unmatched == ()
     """
     all_lines = split_lines(text)
     lines, noise = drop_noise(all_lines)
-    issue = make_issue(lines, source_path, sha256)
+    issue = make_issue(lines, source_path, sha256)  # a running header may be the only issue line: read it first
+    if furniture:  # a PDF's page headers/footers (`pdf.running_lines`): never titles, headings or text
+        lines, headers = drop_noise(lines, furniture)
+        noise += headers
     toc_start = next(i for i, ln in enumerate(lines) if TOC_START_RE.match(ln.text))
     toc_end = next(
         (i for i in range(toc_start + 1, len(lines))
