@@ -196,3 +196,21 @@ def test_shipped_models_load_offline_and_score_deterministically(service_parts):
     first = judge(view, hits, 5, selector, answerability, corpus_has)
     again = judge(view, hits, 5, LearnedSelector.load(), Answerability.load(), corpus_has)
     assert list(first[0].logits) == list(again[0].logits) and first[1].probability == again[1].probability
+
+
+def test_a_question_on_what_a_found_article_says_is_answered_but_a_detail_of_it_is_not_forced(service_parts):
+    from zhibu_qa.answer.features import QuestionView
+    from zhibu_qa.answer.service import asks_about_found_article
+
+    retriever = service_parts[0]
+    title = retriever.rows[0][1].article_title
+    hits = retriever.retrieve(title, 5)
+    assert any(h.meta.article_title == title for h in hits)
+    says = QuestionView.of(f"《{title}》主要讲了什么？")
+    assert asks_about_found_article(says, hits)
+    assert not asks_about_found_article(QuestionView.of(f"《{title}》是哪一年发表的？"), hits)  # a detail
+    assert not asks_about_found_article(QuestionView.of(f"《{title}》的作者获得过什么奖？"), hits)  # not its contents
+    assert not asks_about_found_article(QuestionView.of("《不存在的文章》讲了什么？"), hits)
+    # the whole service answers it, quoting the article
+    answer = make_service(service_parts, threshold=0.99).answer(f"《{title}》主要讲了什么？")
+    assert not answer.refused and all(c.article_title == title for c in answer.citations[:1])

@@ -46,6 +46,8 @@ SUBJECT_FLAGS = ("n", "ns", "nt", "nr", "nz", "ng", "vn", "nrt", "nrfg", "s", "e
 QUOTED_RE = re.compile(r"[“「『\"]([^”」』\"]{2,16})[”」』\"]")
 PLACE_SUFFIXES = ("新区", "区", "县", "镇", "乡", "街道", "社区", "村", "市", "省")
 ORGANISATION_RE = re.compile(r"(?:局|委|部|院|所|公司|集团|中心|学校|医院|协会|支部|党委|工委|办|队|站|馆)$")
+# a quantity question whose counted noun is left out: ends in 多少/几 (+ a measure word)
+ELIDED_COUNT_RE = re.compile(r"(?:多少|几)[个项件名位条次种类家所处批场期块套幢栋座支户]?[？?。！!]?$")
 FOLLOW_CLAUSE_RE = re.compile(r"^(?:那么|那|还有|另外|此外)?(.{1,16}?)呢[？?，,]?(.*)$")
 
 
@@ -255,7 +257,8 @@ def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
     own = entities(core)
     # a follow-up with a topic of its own keeps it; a pronoun points back at the previous subject
     own_topic = has_own_subject(core)
-    refers = bool(ANAPHOR_RE.search(core)) and not m
+    # "…多少个？" with no noun after the measure word: the counted thing is the previous question's
+    refers = (bool(ANAPHOR_RE.search(core)) or bool(ELIDED_COUNT_RE.search(core))) and not m
     carried = [e for e in entities(prev.question) if e not in core and not (own and e in old_places)
                and not (own_topic and not refers and e not in old_places)]
     if not carried and not own_topic:  # nothing named before: carry the previous question's content words

@@ -127,7 +127,8 @@ ASKED_UNIT_RE = re.compile(
     r"|公里|千米|米|吨|岁|分钟|小时|平方米|公顷|万|亿)")
 # Measure words of one semantic class answer each other ("多少人" is answered by "74名").
 UNIT_CLASSES = ("人|名|位", "元|钱|万元|亿元", "幢|栋|座", "个|项|家|所|件|处", "公里|千米", "万|亿")
-_LEAD_NUMBER = r"(?:\d+(?:\.\d+)?|[二三四五六七八九十两]|[一二三四五六七八九十百千万两]{2,})\s*(?:多|余)?\s*(?:万|亿)?\s*"
+# a number before a measure word, including approximate ones (上千, 数百, 近万: 上/数/近 + a power of ten)
+_LEAD_NUMBER = r"(?:\d+(?:\.\d+)?|[二三四五六七八九十两]|[一二三四五六七八九十百千万两]{2,}|[上数近][十百千万])\s*(?:多|余)?\s*(?:万|亿)?\s*"
 WHAT_NOUN_RE = re.compile(r"(?<![为干做])什么(?:样的?)?([\u4e00-\u9fff]{1,6})")
 NAME_ASK_RE = re.compile(r"叫(?:什么|啥)|(?:名称|名字|称号)(?:是|叫)?(?:什么|啥)|什么名字")
 

@@ -8,6 +8,7 @@ built from exact source spans (`citing`), never from model text.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from zhibu_qa.answer.generative import GenerativeAnswerer
 from zhibu_qa.answer.selector import Selector
 from zhibu_qa.errors import BackendUnavailableError, ConfigError, GenerationError
 from zhibu_qa.retrieval import Retriever
+from zhibu_qa.text import normalize
 from zhibu_qa.types import Answer, Filters, Hit, Turn
 
 BACKENDS = ("extractive", "openai")
@@ -56,6 +58,23 @@ def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode
     searched = f"已检索：“{query.search[:60]}”（{mode}，{len(hits)} 个段落）。"
     closest = ("相关度最高的文章：" + "；".join(f"《{t}》" for t in titles) + "。") if titles else ""
     return NOT_COVERED + what + (ASK_IN_CHINESE if query.latin else "") + searched + closest, titles
+
+
+TITLE_RE = re.compile(r"《([^》]{2,60})》")
+# verbs of saying/contents: the question asks what a text says, not a detail of its subject
+SAYS_RE = re.compile(r"[讲说写谈介绍论述]了?(?:些)?(?:什么|啥|哪些)|(?:主要|大致|具体)?内容|讲的是|说的是|讲述|概括|概要|要点|大意")
+
+
+def asks_about_found_article(view: QuestionView, hits: Sequence[Hit]) -> bool:
+    """A question that names an article by its title in 《》, asks what it says (a verb of saying or
+    "contents") and no specific detail (a number, date, name, place), and whose passages come from
+    that article: a request for what the article says
+    ("《…》中“…”一节讲了什么？", the chat's own follow-up suggestions).
+    """
+    if view.asked - {"list", "method", "reason", "definition", "yesno"} or not SAYS_RE.search(view.text):
+        return False
+    titles = {normalize(t) for t in TITLE_RE.findall(view.text)}
+    return bool(titles) and any(normalize(h.meta.article_title) in titles for h in hits)
 
 
 class AnswerService:
@@ -101,6 +120,8 @@ class AnswerService:
                 for side_hits, side in sides if side.cands]
             if side_kinds and all(k != "not_covered" for k in side_kinds):
                 kind = None
+        if kind == "not_covered" and not ev.missing_entity and asks_about_found_article(view, hits[:k]):
+            kind = None  # "what does 《…》 (or its section) say": the retrieved article itself answers
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         notices = (INJECTED,) if query.injected else ()
