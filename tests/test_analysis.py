@@ -114,3 +114,14 @@ def test_followup_ordinal_picks_the_item():
 def test_latin_script_questions_are_flagged():
     assert is_latin("Where is the museum?") and analyse("Where is the museum?").latin
     assert not is_latin("甲厂的CEO是谁？")
+
+
+def test_a_learned_dictionary_term_joins_the_compared_noun_phrase():
+    import jieba
+
+    from zhibu_qa.answer.analysis import compare_subjects
+    from zhibu_qa.text import _jieba
+
+    _jieba()
+    jieba.add_word("甲罐")  # a learned-dictionary term: jieba tags it "x"
+    assert compare_subjects("甲罐庄村与杨柳青镇的养殖规模各是多少？") == ("甲罐庄村", "杨柳青镇")

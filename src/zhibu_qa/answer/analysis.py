@@ -41,6 +41,7 @@ CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 
 COMPARE_WORD_RE = re.compile(r"区别|不同|不一样|异同|相比|比较|对比|差距|相差|差多少|差几|哪个[更多少大小早晚高低]|谁[更多少大小早晚高低]|各自|分别|两者|二者|两边|双方|各(?=[\u4e00-\u9fff])(?!种|类|地|级|项|个|位|界|方面)|都")
 CONJUNCTIONS = ("和", "与", "及", "跟", "同", "以及")
 NOUNISH = ("n", "ns", "nt", "nr", "nz", "ng", "vn", "nrt", "nrfg", "j", "l", "eng")
+_CJK_WORD_RE = re.compile(r"[\u4e00-\u9fff]{2,}")
 RUN_FLAGS = (*NOUNISH, "m")  # "第六埠村", "17号楼": numerals inside a name
 SUBJECT_FLAGS = ("n", "ns", "nt", "nr", "nz", "ng", "vn", "nrt", "nrfg", "s", "eng")
 QUOTED_RE = re.compile(r"[“「『\"]([^”」』\"]{2,16})[”」』\"]")
@@ -119,7 +120,8 @@ def compare_subjects(question: str) -> tuple[str, str] | None:
 
     Example: compare_subjects("甲村和乙村各种了什么？") == ("甲村", "乙村")
     """
-    words = _merge_quoted(pos_tags(question))
+    # a learned-dictionary term has no tag of its own (jieba says "x"): it is a noun of the corpus
+    words = [(w, "nz" if f == "x" and _CJK_WORD_RE.fullmatch(w) else f) for w, f in _merge_quoted(pos_tags(question))]
     for i, (word, flag) in enumerate(words):
         if flag == "c" and word in CONJUNCTIONS or (word in CONJUNCTIONS and flag in ("p", "c")):
             left, right = "", ""

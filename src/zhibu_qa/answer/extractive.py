@@ -19,7 +19,7 @@ from zhibu_qa.answer.analysis import Query
 from zhibu_qa.answer.asktype import answer_shapes
 from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored, pieces
 from zhibu_qa.answer.citing import compose
-from zhibu_qa.answer.features import Candidate, candidates
+from zhibu_qa.answer.features import SENTENCE_FEATURES, Candidate, candidates, holds_asked
 from zhibu_qa.types import Answer, Hit
 
 # Budgets in characters: concise for facts, roomier when a list or explanation is asked for.
@@ -94,6 +94,21 @@ def _fact(s: Scored, draft: _Draft, budget: int, offset: int = 0) -> None:
         if s.logits[i] < s.logits[best] - RUNNER_UP_MARGIN:
             break
         draft.add(_shift(s.cands[i], offset), budget)
+
+
+def _typed_for_side(s: Scored, draft: _Draft, budget: int, offset: int) -> None:
+    """A comparison asks each side the same kind of thing: when none of the side's chosen sentences
+    holds that kind of answer (a number with the asked unit, a date, a name), add its best-scored
+    sentence that does."""
+    unit_i = SENTENCE_FEATURES.index("unit_match")
+    if not _wanted(s):
+        return
+    mine = [c for c in draft.chosen if c.hit_index >= offset]
+    if any(holds_asked(s.view, c.text, float(bool(s.view.unit and s.view.unit.search(c.text)))) for c in mine):
+        return
+    typed = [i for i, c in enumerate(s.cands) if holds_asked(s.view, c.text, float(s.rows[i, unit_i]))]
+    if typed:
+        draft.add(_shift(s.cands[max(typed, key=lambda i: s.logits[i])], offset), budget)
 
 
 def _shift(c: Candidate, offset: int) -> Candidate:
@@ -191,6 +206,7 @@ class ExtractiveAnswerer(Answerer):
                 offset = len(draft.hits)
                 draft.hits += side_hits
                 _fact(side, draft, budget * n // len(request.sides), offset)  # each side its share
+                _typed_for_side(side, draft, budget, offset)
         elif request.parts:
             for part in request.parts:
                 _fact(part, draft, budget)

@@ -179,7 +179,10 @@ class AnswerService:
             return ()
         out = []
         for subject, other in (subjects, subjects[::-1]):
-            sub_query = query.search.replace(other, "")
+            # "A和B各…" asked of one side: "A各…" (not "A和各…")
+            joined = re.compile(rf"{re.escape(subjects[0])}\s*(?:以及|和|与|及|跟|同)\s*{re.escape(subjects[1])}")
+            sub_query = joined.sub(subject, query.search, count=1) if joined.search(query.search) \
+                else query.search.replace(other, "")
             hits = self.retriever.retrieve(sub_query, k * SIDE_POOL, filters)
             named = [h for h in hits if subject in h.chunk.text or subject in h.meta.article_title
                      or subject in (h.meta.section or "")]
