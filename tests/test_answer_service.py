@@ -214,3 +214,11 @@ def test_a_question_on_what_a_found_article_says_is_answered_but_a_detail_of_it_
     # the whole service answers it, quoting the article
     answer = make_service(service_parts, threshold=0.99).answer(f"《{title}》主要讲了什么？")
     assert not answer.refused and all(c.article_title == title for c in answer.citations[:1])
+
+
+def test_a_yes_no_claim_with_a_wrong_name_in_its_predicate_is_answered_a_missing_subject_refused(service_parts):
+    service = make_service(service_parts)
+    corrected = service.answer("姜楠是北京协和医院的医生吗？")  # the magazine names another hospital
+    assert not corrected.refused and "姜楠" in corrected.text and corrected.refusal_kind == "partial"
+    assert "北京协和医院" in corrected.text  # the note says which name the magazine lacks
+    assert service.answer("哈尔滨市有没有设立网约车司机之家？").refused  # the subject itself is absent

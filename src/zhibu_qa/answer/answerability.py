@@ -42,6 +42,9 @@ class Evidence:
     unfound: tuple[str, ...]  # names it mentions elsewhere but not in these passages
     features: tuple[float, ...] = ()
     missing_entity: bool = False  # a missing name is a person, place or organisation
+    # a yes/no question whose other names the passages hold: the missing name is in the claim it
+    # checks ("X是Y的吗？" with Y wrong), which the passages about X answer by correcting it
+    checks_claim: bool = False
 
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
@@ -71,6 +74,20 @@ def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray
     return row, missing, unfound
 
 
+def checks_claim(q: QuestionView, missing: Sequence[Name], unfound: Sequence[Name]) -> bool:
+    """A yes/no question "X是…Y…吗？" whose subject X the passages name and whose missing names all sit
+    in the claimed predicate after 是: the passages about X answer it (by correcting Y). A missing
+    subject ("Z有没有…？" with Z never named) is still refused.
+    """
+    if "yesno" not in q.asked or not missing:
+        return False
+    copula = q.text.find("是")
+    if copula <= 0 or any(q.text.find(n.text) < copula for n in missing):
+        return False
+    subject = [n for n in names_of(q.text[:copula]) if n not in missing and n not in unfound]
+    return bool(subject)
+
+
 class Answerability:
     """Probability that a retrieval result answers the question, and the refusal decision."""
 
@@ -94,13 +111,14 @@ class Answerability:
         row = np.where(np.isnan(row), np.asarray(self.model.mean, dtype=row.dtype), row)
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
         return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
-                        tuple(float(x) for x in row), any(n.entity for n in missing))
+                        tuple(float(x) for x in row), any(n.entity for n in missing),
+                        checks_claim(q, missing, unfound))
 
     def decide(self, ev: Evidence) -> str | None:
         """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
 
         Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
         """
-        if ev.probability < self.threshold or ev.missing_entity:
+        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim):
             return "not_covered"  # a person, place or organisation the knowledge base never names
         return "partial" if ev.missing else None
