@@ -269,7 +269,7 @@ def holds_asked(q: QuestionView, text: str, unit_match: float) -> bool:
     for: a number with the asked measure word (or of its class), a quantity that is not a date, a
     date, a person's, place's or other name. True for questions that ask for no specific kind.
 
-    Example: holds_asked(QuestionView.of("有多少名党员？", (), lambda t: True), "共有党员74名。", 1.0)
+    Example: holds_asked(QuestionView.of("村里有几位教师？", (), lambda t: True), "全村共有教师12位。", 1.0)
     """
     wanted = _specific_types(q)
     if not wanted:

@@ -22,7 +22,7 @@ PRIVATE = {"api_visibility": "private"}
 
 
 def lesson_tab(gr) -> SimpleNamespace:
-    topic = gr.Textbox(label="备课主题", placeholder="例如：为基层减负、党务公开", max_length=100, elem_id="zq-topic")
+    topic = gr.Textbox(label="备课主题", placeholder="例如：党务公开、作风建设", max_length=100, elem_id="zq-topic")
     examples = gr.Dataset(components=[topic], samples=[[t] for t in LESSON_EXAMPLES], label="示例主题")
     make = gr.Button("生成备课提纲", variant="primary", elem_id="zq-make-lesson")
     error = gr.HTML(elem_id="zq-lesson-error")

@@ -31,7 +31,7 @@ from zhibu_qa.indexing.integrity import (
     swap_in,
     verify_digests,
 )
-from zhibu_qa.indexing.store import CHUNKS_FILE, STORE_DIR, IndexData, read_manifest
+from zhibu_qa.indexing.store import CHUNKS_FILE, STORE_DIR, IndexData, read_manifest, read_manifest_file
 from zhibu_qa.indexing.vectors import VectorIndex, open_vector_index
 from zhibu_qa.locking import fsync_dir, swap_lock, writer_lock
 
@@ -87,13 +87,7 @@ def _main_chunks(index_dir: Path) -> tuple[str, list[str]]:
 
 
 def _read(store: Path) -> SecondManifest | None:
-    path = store / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    try:
-        return SecondManifest(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexDamagedError(f"second index manifest {path} is unreadable ({exc}); {_HINT}") from exc
+    return read_manifest_file(store / MANIFEST_FILE, SecondManifest, "second index manifest", _HINT)
 
 
 def second_index_problem(index_dir: str | Path, model_id: str) -> str | None:

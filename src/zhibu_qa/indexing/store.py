@@ -164,14 +164,18 @@ def read_manifest(index_dir: str | Path) -> Manifest | None:
     return _read_manifest(Path(index_dir) / STORE_DIR)
 
 
-def _read_manifest(store: Path) -> Manifest | None:
-    path = store / MANIFEST_FILE
+def read_manifest_file(path: Path, cls: type, what: str, hint: str):
+    """A manifest dataclass read from JSON; None when the file is absent, one-line error when damaged."""
     if not path.is_file():
         return None
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
-        raise IndexDamagedError(f"index manifest {path} is unreadable ({exc}); {_RESTART_HINT}") from exc
+        raise IndexDamagedError(f"{what} {path} is unreadable ({exc}); {hint}") from exc
+
+
+def _read_manifest(store: Path) -> Manifest | None:
+    return read_manifest_file(store / MANIFEST_FILE, Manifest, "index manifest", _RESTART_HINT)
 
 
 def verify_index(index_dir: str | Path) -> list[str]:
