@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zhibu_qa.errors import BackendUnavailableError, ConfigError, IndexMismatchError
+from zhibu_qa.errors import BackendUnavailableError, IndexMismatchError
 from zhibu_qa.indexing.vectors import HNSW_EF_SEARCH, NO_FILTERS, RowLabels, VectorIndex
+from zhibu_qa.pg import connect_pg
 from zhibu_qa.types import Filters
 
 PG_FILE = "pgvector.json"  # in the store dir: which table (index version) holds this store's vectors
@@ -31,29 +32,10 @@ PG_EF_CONSTRUCTION = 128  # with ef_search 512: recall@10 0.996 on 10k clustered
 # with 512 MB (benchmarks/README.md); it is taken only while an index is built
 PG_MAINTENANCE_WORK_MEM = "2GB"
 _FILTER_COLUMNS = (("issue_ids", "issue_id"), ("columns", "column_name"), ("article_ids", "article_id"))
-_HINT = "set pg_dsn (or ZHIBU_PG_DSN), e.g. postgresql://user@/zhibu?host=/var/run/postgresql"
 
 
 def _connect(dsn: str):
-    if not dsn:
-        raise ConfigError(f"vector_index=pgvector needs a PostgreSQL connection string; {_HINT}")
-    import psycopg
-    from pgvector.psycopg import register_vector
-
-    try:
-        conn = psycopg.connect(dsn, autocommit=True)
-    except psycopg.Error as exc:
-        msg = " ".join(str(exc).split())[:200]  # psycopg's message spans lines; the CLI shows one
-        raise BackendUnavailableError(f"cannot connect to PostgreSQL ({msg}); {_HINT}") from exc
-    try:
-        # only when missing: a read-only standby cannot run CREATE EXTENSION, even IF NOT EXISTS
-        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
-            conn.execute("CREATE EXTENSION vector")
-        register_vector(conn)
-    except psycopg.Error as exc:
-        conn.close()
-        raise BackendUnavailableError(f"PostgreSQL has no usable pgvector extension: {' '.join(str(exc).split())}") from exc
-    return conn
+    return connect_pg(dsn, vector=True)
 
 
 def build_pgvector(vectors: np.ndarray, labels: RowLabels, target: Path, *, dsn: str) -> str:
@@ -103,9 +85,12 @@ def _prune(conn) -> None:
     """Drop the tables of all but the newest KEEP_VERSIONS versions."""
     old = conn.execute(f"SELECT version, table_name FROM {VERSIONS_TABLE} ORDER BY created_at DESC, version DESC "
                        "OFFSET %s", (KEEP_VERSIONS,)).fetchall()
+    files = conn.execute("SELECT to_regclass('zhibu_index_files')").fetchone()[0] is not None
     for version, table in old:
         with conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+            if files:  # the store files `pg_store.publish_store` wrote for that version
+                conn.execute("DELETE FROM zhibu_index_files WHERE version = %s", (version,))
             conn.execute(f"DELETE FROM {VERSIONS_TABLE} WHERE version = %s", (version,))
 
 
