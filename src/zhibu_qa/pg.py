@@ -47,3 +47,15 @@ def is_read_only(conn) -> bool:
     """True on a hot standby or a read-only session (where an app replica runs)."""
     return conn.execute("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
                         ).fetchone()[0]
+
+
+SCHEMA_LOCK = 0x7A686962  # pg_advisory_xact_lock key ("zhib"): concurrent CREATE TABLE IF NOT EXISTS can collide
+
+
+def create_schema(conn, statements) -> None:
+    """Run idempotent DDL in one transaction under an advisory lock: two writers creating the same
+    table at once otherwise fail with a duplicate-key error on pg_type (seen with two ingests)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        for statement in statements:
+            conn.execute(statement)

@@ -29,6 +29,8 @@ VERSION_POLL_SECONDS = 30.0  # how soon a serving replica notices a new version 
 class PgPipeline(Pipeline):
     """A pipeline whose catalogue and index versions are in the database `settings.pg_dsn` names."""
 
+    poll_seconds = VERSION_POLL_SECONDS  # 0: no background checks (`refresh_index` still works)
+
     @cached_property
     def pg_catalogue(self) -> PgCatalogue:
         return PgCatalogue(self.settings.pg_dsn)
@@ -143,16 +145,16 @@ class PgPipeline(Pipeline):
 
     def _watch(self) -> None:
         """One daemon thread per pipeline that calls `refresh_index` every VERSION_POLL_SECONDS."""
-        if self.__dict__.get("_watcher") is not None:
+        if self.__dict__.get("_watcher") is not None or self.poll_seconds <= 0:
             return
 
         def loop() -> None:
             while True:
-                time.sleep(VERSION_POLL_SECONDS)
+                time.sleep(self.poll_seconds)
                 try:
                     self.refresh_index()
-                except ZhibuError as exc:  # the database is away for a moment: keep serving, try again
-                    self.log(f"index version check failed: {exc}")
+                except Exception as exc:  # noqa: BLE001 (the database is away for a moment: keep serving, retry)
+                    self.log(f"index version check failed: {type(exc).__name__}: {exc}")
 
         self.__dict__["_watcher"] = threading.Thread(target=loop, name="zhibu-index-versions", daemon=True)
         self.__dict__["_watcher"].start()

@@ -24,19 +24,19 @@ from zhibu_qa.errors import BackendUnavailableError, IndexDamagedError
 from zhibu_qa.indexing.integrity import fsync_tree, swap_in, verify_digests
 from zhibu_qa.indexing.pgvector_index import PG_FILE, VERSIONS_TABLE
 from zhibu_qa.locking import swap_lock, writer_lock
-from zhibu_qa.pg import connect_pg, one_line
+from zhibu_qa.pg import connect_pg, create_schema, one_line
 
 FILES_TABLE = "zhibu_index_files"
 PART_BYTES = 64 * 2**20  # bytea values stay far below PostgreSQL's 1 GB limit
 MANIFEST_FILE, VECTORS_FILE = "manifest.json", "vectors.npy"  # as store.py names them (it imports this)
 
 
-def ensure_schema(conn) -> None:
-    """The files table and the manifest columns (idempotent; on the primary only)."""
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {FILES_TABLE} (version text NOT NULL, name text NOT NULL, "
-                 "part integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (version, name, part))")
-    conn.execute(f"ALTER TABLE {VERSIONS_TABLE} ADD COLUMN IF NOT EXISTS manifest jsonb, "
-                 "ADD COLUMN IF NOT EXISTS published_at timestamptz")
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {FILES_TABLE} (version text NOT NULL, name text NOT NULL, "
+    "part integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (version, name, part))",
+    f"ALTER TABLE {VERSIONS_TABLE} ADD COLUMN IF NOT EXISTS manifest jsonb, "
+    "ADD COLUMN IF NOT EXISTS published_at timestamptz",
+)
 
 
 def publish_store(store: Path, dsn: str) -> str:
@@ -48,18 +48,23 @@ def publish_store(store: Path, dsn: str) -> str:
     manifest = (store / MANIFEST_FILE).read_text(encoding="utf-8")
     files = sorted(p for p in store.rglob("*") if p.is_file() and p.name != VECTORS_FILE)
     try:
-        with connect_pg(dsn) as conn, conn.transaction():
-            ensure_schema(conn)
-            with conn.cursor() as cur:
-                for path in files:
-                    for part, data in enumerate(_parts(path)):
-                        cur.execute(f"INSERT INTO {FILES_TABLE} (version, name, part, data) VALUES (%s, %s, %s, %s)",
-                                    (version, path.relative_to(store).as_posix(), part, data))
-            conn.execute(f"UPDATE {VERSIONS_TABLE} SET manifest = %s, published_at = now() WHERE version = %s",
-                         (Jsonb(json.loads(manifest)), version))
+        with connect_pg(dsn) as conn:
+            create_schema(conn, SCHEMA)  # on the primary only
+            _insert(conn, store, files, version, Jsonb(json.loads(manifest)))
     except psycopg.Error as exc:
         raise BackendUnavailableError(f"cannot publish the index version to PostgreSQL: {one_line(exc)}") from exc
     return version
+
+
+def _insert(conn, store: Path, files: list[Path], version: str, manifest) -> None:
+    """The files and the manifest in one transaction: a replica sees all of a version or none."""
+    with conn.transaction(), conn.cursor() as cur:
+        for path in files:
+            for part, data in enumerate(_parts(path)):
+                cur.execute(f"INSERT INTO {FILES_TABLE} (version, name, part, data) VALUES (%s, %s, %s, %s)",
+                            (version, path.relative_to(store).as_posix(), part, data))
+        cur.execute(f"UPDATE {VERSIONS_TABLE} SET manifest = %s, published_at = now() WHERE version = %s",
+                    (manifest, version))
 
 
 def _parts(path: Path):

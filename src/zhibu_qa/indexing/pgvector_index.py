@@ -19,7 +19,7 @@ import numpy as np
 
 from zhibu_qa.errors import BackendUnavailableError, IndexMismatchError
 from zhibu_qa.indexing.vectors import HNSW_EF_SEARCH, NO_FILTERS, RowLabels, VectorIndex
-from zhibu_qa.pg import connect_pg
+from zhibu_qa.pg import connect_pg, create_schema
 from zhibu_qa.types import Filters
 
 PG_FILE = "pgvector.json"  # in the store dir: which table (index version) holds this store's vectors
@@ -54,9 +54,9 @@ def _build(vectors: np.ndarray, labels: RowLabels, target: Path, dsn: str) -> st
     version = f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:8]}"
     table = f"zhibu_vectors_{version}"
     with _connect(dsn) as conn:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (version text PRIMARY KEY, "
-                     "table_name text NOT NULL, n_rows integer NOT NULL, dim integer NOT NULL, "
-                     "created_at timestamptz NOT NULL DEFAULT now())")
+        create_schema(conn, [f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (version text PRIMARY KEY, "
+                             "table_name text NOT NULL, n_rows integer NOT NULL, dim integer NOT NULL, "
+                             "created_at timestamptz NOT NULL DEFAULT now())"])
         with conn.transaction():
             conn.execute(f"CREATE TABLE {table} (row_id integer PRIMARY KEY, issue_id text, column_name text, "
                          f"article_id text, embedding vector({dim}) NOT NULL)")

@@ -24,7 +24,7 @@ from zhibu_qa.ingest.catalogue import (
     source_to_dict,
     text_sha256,
 )
-from zhibu_qa.pg import connect_pg, one_line
+from zhibu_qa.pg import connect_pg, create_schema, one_line
 from zhibu_qa.types import ParsedSource
 
 T = TypeVar("T")
@@ -76,8 +76,7 @@ class PgCatalogue:
         texts = {ps.issue.sha256: ps.text for ps in parsed}
         try:
             with self._connect() as conn:
-                for statement in SCHEMA:  # idempotent; only a writer (on the primary) runs it
-                    conn.execute(statement)
+                create_schema(conn, SCHEMA)  # only a writer (on the primary) runs it
                 with conn.transaction():
                     generation = conn.execute("SELECT generation FROM zhibu_catalogue FOR UPDATE").fetchone()[0]
                     old = _read(conn)
