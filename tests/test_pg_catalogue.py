@@ -161,3 +161,14 @@ def test_a_read_only_replica_fetches_the_published_version_and_picks_up_the_next
     for pipe in (admin, replica):
         pipe.index.vector_index.close()
 
+
+
+def test_a_replica_of_a_database_with_nothing_published_fails_with_one_line(tmp_path, pg_db):
+    from zhibu_qa.errors import ZhibuError
+
+    admin = pipeline(pg_db, tmp_path / "admin")
+    admin.ingest([CORPUS])  # a catalogue, but no index version yet
+    replica = pipeline(pg_db + READ_ONLY, tmp_path / "replica")
+    with pytest.raises(ZhibuError, match="zhibu-qa index") as err:
+        replica.ensure_ready()
+    assert "\n" not in str(err.value) and not (tmp_path / "replica" / "store").exists()

@@ -97,7 +97,7 @@ def local_version(index_dir: Path, store_dir: str) -> str | None:
 def sync_store(index_dir: str | Path, store_dir: str, dsn: str) -> str | None:
     """Make `index_dir`/`store_dir` a copy of the current published version; returns it (None: none published)."""
     index_dir = Path(index_dir)
-    with connect_pg(dsn, vector=True) as conn:
+    with connect_pg(dsn) as conn:  # no pgvector types needed until a version is fetched
         version = current_version(conn)
         if version is None or version == local_version(index_dir, store_dir):
             return version
@@ -119,6 +119,9 @@ def sync_store(index_dir: str | Path, store_dir: str, dsn: str) -> str | None:
 
 def _download(conn, version: str, tmp: Path) -> None:
     """Write `version`'s files and its vectors (read back from its table) into `tmp`, then verify them."""
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
     table, n_rows, dim, manifest = conn.execute(
         f"SELECT table_name, n_rows, dim, manifest FROM {VERSIONS_TABLE} WHERE version = %s", (version,)).fetchone()
     with conn.transaction():  # a named (server-side) cursor streams rows instead of fetching all
