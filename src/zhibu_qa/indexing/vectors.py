@@ -23,9 +23,9 @@ VECTOR_INDEXES = ("flat", "hnsw", "pgvector")
 HNSW_FILE = "hnsw.faiss"  # rebuilding HNSW on load took 10-90 s per 40k vectors, so it is saved
 HNSW_M = 32  # neighbours per node; faiss' usual choice for 256-1024 dims
 HNSW_EF_CONSTRUCTION = 200  # measured: recall@10 0.81 -> 0.88 at efSearch=256 vs 80, same build time
-# HNSW candidate list (FAISS and pgvector). Recall@10 vs exact on clustered random 512-dim vectors
-# (benchmarks/README.md): FAISS 10k 0.979 at 256 -> 0.998 at 512; 50k 0.893 -> 0.974; pgvector
-# (m 16, ef_construction 128) 10k 0.973 -> 0.996. Real m3e vectors of the shipped issue: 1.000.
+# FAISS HNSW candidate list (pgvector's is pgvector_index.PG_EF_SEARCH). Recall@10 vs exact on
+# clustered random 512-dim vectors (benchmarks/README.md): 10k 0.979 at 256 -> 0.998 at 512; 50k
+# 0.893 -> 0.974. Real m3e vectors of the shipped issue: 1.000.
 # 300k (benchmarks/scale_search.py): m3e-like low-rank vectors 1.000 from 64 (1.5 ms at 512);
 # isotropic clusters 0.922 at 1024.
 HNSW_EF_SEARCH = 512
