@@ -102,6 +102,12 @@ class PgPipeline(Pipeline):
             self.log(f"index {status}; serving the published version (the admin builds new ones)")
         return status
 
+    def build_index(self, *, rebuild: bool = False, progress: bool = False):
+        """As `Pipeline.build_index`, after fetching the current version, so an admin on a new machine
+        reuses its vectors instead of embedding everything again."""
+        self._sync()
+        return super().build_index(rebuild=rebuild, progress=progress)
+
     def index_status(self) -> str:
         from zhibu_qa.indexing.pg_store import current_version, local_version
         from zhibu_qa.indexing.store import STORE_DIR

@@ -56,7 +56,7 @@ class PgCatalogue:
             return _read(conn) if _has_schema(conn) else Catalogue((), ())
 
     def generation(self) -> int:
-        """How many changes were committed (0 for a new database): a replica compares it to spot one."""
+        """How many changes were committed (0 for a new database)."""
         with self._connect() as conn:
             if not _has_schema(conn):
                 return 0
