@@ -16,6 +16,7 @@ from conftest import CORPUS, MODEL_DIR, ROOT
 
 pytestmark = pytest.mark.integration
 pg_dsn = test_vector_indexes.pg_dsn  # the real PostgreSQL 18 + pgvector fixture
+pg_db = test_vector_indexes.pg_db  # a new database on it
 
 NEW, OLD = "zbsh-2024-09b", "zbsh-2023-05a"
 SIGNS = "河东区共清理规范外部牌子多少块？"
@@ -177,7 +178,7 @@ def test_a_lesson_keeps_to_the_filtered_issue(archive):
     assert r.returncode == 0 and "2024年第9期" in r.stdout
 
 
-def test_pgvector_applies_issue_and_date_filters_in_sql(tmp_path, pg_dsn):
+def test_pgvector_applies_issue_and_date_filters_in_sql(tmp_path, pg_db):
     from zhibu_qa.config import load_settings
     from zhibu_qa.indexing.embedders import HashingEmbedder
     from zhibu_qa.ingest.archive import IssueFilter, apply_issue_filter
@@ -186,7 +187,7 @@ def test_pgvector_applies_issue_and_date_filters_in_sql(tmp_path, pg_dsn):
 
     older = tmp_path / "tianjin-zhibu-shenghuo-2023-05a.txt"
     older.write_text(synthetic_issue(CORPUS.read_text(encoding="utf-8")), encoding="utf-8")
-    settings = load_settings(env={"ZHIBU_PG_DSN": pg_dsn}, index_dir=str(tmp_path / "index"), vector_index="pgvector",
+    settings = load_settings(env={"ZHIBU_PG_DSN": pg_db}, index_dir=str(tmp_path / "index"), vector_index="pgvector",
                              user_dict=str(ROOT / "corpus" / "userdict.txt"))
     pipe = Pipeline(settings, embedder=HashingEmbedder(64))
     pipe.ingest([older, CORPUS])

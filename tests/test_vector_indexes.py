@@ -34,6 +34,21 @@ def pg_dsn(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture
+def pg_db(pg_dsn):
+    """The DSN of a new, empty database on the test server: one database is one knowledge base
+    (its catalogue and index versions), so tests that ingest do not see each other's sources."""
+    import uuid
+
+    import psycopg
+
+    name = f"zhibu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    assert "/postgres?" in pg_dsn, pg_dsn
+    return pg_dsn.replace("/postgres?", f"/{name}?")
+
+
 def clustered(n: int, dim: int, seed: int) -> np.ndarray:
     """Unit vectors around 20 centres (like topic clusters of passages), float32."""
     rng = np.random.default_rng(seed)
@@ -213,7 +228,7 @@ def test_faiss_keeps_the_only_copy_of_the_vectors_and_the_view_outlives_the_inde
     assert not view.flags.writeable and not np.shares_memory(view, vectors)
 
 
-def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_version(tmp_path, pg_dsn):
+def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_version(tmp_path, pg_db):
     import json
 
     from conftest import CORPUS, ROOT
@@ -222,7 +237,7 @@ def test_a_pipeline_on_pgvector_builds_searches_with_filters_and_names_its_versi
     from zhibu_qa.indexing.embedders import HashingEmbedder
     from zhibu_qa.pipeline import Pipeline
 
-    settings = load_settings(env={"ZHIBU_PG_DSN": pg_dsn}, index_dir=str(tmp_path), vector_index="pgvector",
+    settings = load_settings(env={"ZHIBU_PG_DSN": pg_db}, index_dir=str(tmp_path), vector_index="pgvector",
                              corpus_paths=str(CORPUS), user_dict=str(ROOT / "corpus" / "userdict.txt"))
     pipe = Pipeline(settings, embedder=HashingEmbedder(64))
     assert pipe.ensure_ready() == "ok"

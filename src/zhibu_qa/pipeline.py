@@ -40,6 +40,10 @@ def _sha_of(parsed: Sequence[ParsedSource], path: str) -> str:
 
 
 class Pipeline:
+    def __new__(cls, settings: Settings, **_):  # pgvector: the catalogue and index versions in PostgreSQL
+        from zhibu_qa.pg_pipeline import PgPipeline
+        return super().__new__(PgPipeline if cls is Pipeline and settings.vector_index == "pgvector" else cls)
+
     def __init__(self, settings: Settings, *, embedder=None, log: Callable[[str], None] = lambda s: None):
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
@@ -259,11 +263,8 @@ class Pipeline:
             return self.index_status()
 
     def index_is_current(self) -> bool:
-        """False when another process has swapped a new index in since this pipeline loaded its own.
-
-        Cheap (reads the manifest only), so a server can poll it and call `reload_index()`; a pipeline
-        that has loaded nothing yet is current.
-        """
+        """False when another process has swapped a new index in since this pipeline loaded its own
+        (cheap: reads the manifest only; a pipeline that has loaded nothing yet is current)."""
         from zhibu_qa.indexing.store import read_manifest
 
         loaded = self.__dict__.get("index")

@@ -17,43 +17,30 @@ from pathlib import Path
 
 import numpy as np
 
-from zhibu_qa.errors import BackendUnavailableError, ConfigError, IndexMismatchError
-from zhibu_qa.indexing.vectors import HNSW_EF_SEARCH, NO_FILTERS, RowLabels, VectorIndex
+from zhibu_qa.errors import BackendUnavailableError, IndexMismatchError
+from zhibu_qa.indexing.vectors import NO_FILTERS, RowLabels, VectorIndex
+from zhibu_qa.pg import connect_pg, create_schema
 from zhibu_qa.types import Filters
 
 PG_FILE = "pgvector.json"  # in the store dir: which table (index version) holds this store's vectors
 VERSIONS_TABLE = "zhibu_index_versions"
 KEEP_VERSIONS = 3  # the current one, the previous (replicas may still read it) and one spare
-PG_HNSW_M = 16  # pgvector's default
-PG_EF_CONSTRUCTION = 128  # with ef_search 512: recall@10 0.996 on 10k clustered 512-dim vectors; m 24 /
-# ef_construction 200 reached 0.991 at ef_search 256 but took 1.7x the build time (benchmarks/README.md)
+# HNSW graph and candidate list, from benchmarks/pgvector_recall.py (benchmarks/README.md, "pgvector
+# HNSW settings"): 300k x 512 m3e-local vectors (real m3e vectors of the shipped issue spread over
+# their neighbours), ef_search 1000: m 32 / ef_construction 256 recall@10 0.972 at 16 ms p50, build
+# 530 s; m 24 / 200 0.967, 567 s; 100k: m 24 / 200 0.988, m 16 / 128 0.975. Below 1000 recall drops
+# fast (0.926 at 400), and 1000 is pgvector's maximum. Uniform random vectors: 0.60 at 100k (m 16).
+PG_HNSW_M = 32
+PG_EF_CONSTRUCTION = 256
+PG_EF_SEARCH = 1000
 # the HNSW build is fast only while the graph fits in it: 300k x 512 took 215-277 s with 2 GB, 956 s
-# with 512 MB (benchmarks/README.md); it is taken only while an index is built
+# with 512 MB (m 16, benchmarks/README.md); it is taken only while an index is built
 PG_MAINTENANCE_WORK_MEM = "2GB"
 _FILTER_COLUMNS = (("issue_ids", "issue_id"), ("columns", "column_name"), ("article_ids", "article_id"))
-_HINT = "set pg_dsn (or ZHIBU_PG_DSN), e.g. postgresql://user@/zhibu?host=/var/run/postgresql"
 
 
 def _connect(dsn: str):
-    if not dsn:
-        raise ConfigError(f"vector_index=pgvector needs a PostgreSQL connection string; {_HINT}")
-    import psycopg
-    from pgvector.psycopg import register_vector
-
-    try:
-        conn = psycopg.connect(dsn, autocommit=True)
-    except psycopg.Error as exc:
-        msg = " ".join(str(exc).split())[:200]  # psycopg's message spans lines; the CLI shows one
-        raise BackendUnavailableError(f"cannot connect to PostgreSQL ({msg}); {_HINT}") from exc
-    try:
-        # only when missing: a read-only standby cannot run CREATE EXTENSION, even IF NOT EXISTS
-        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
-            conn.execute("CREATE EXTENSION vector")
-        register_vector(conn)
-    except psycopg.Error as exc:
-        conn.close()
-        raise BackendUnavailableError(f"PostgreSQL has no usable pgvector extension: {' '.join(str(exc).split())}") from exc
-    return conn
+    return connect_pg(dsn, vector=True)
 
 
 def build_pgvector(vectors: np.ndarray, labels: RowLabels, target: Path, *, dsn: str) -> str:
@@ -72,9 +59,9 @@ def _build(vectors: np.ndarray, labels: RowLabels, target: Path, dsn: str) -> st
     version = f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:8]}"
     table = f"zhibu_vectors_{version}"
     with _connect(dsn) as conn:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (version text PRIMARY KEY, "
-                     "table_name text NOT NULL, n_rows integer NOT NULL, dim integer NOT NULL, "
-                     "created_at timestamptz NOT NULL DEFAULT now())")
+        create_schema(conn, [f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (version text PRIMARY KEY, "
+                             "table_name text NOT NULL, n_rows integer NOT NULL, dim integer NOT NULL, "
+                             "created_at timestamptz NOT NULL DEFAULT now())"])
         with conn.transaction():
             conn.execute(f"CREATE TABLE {table} (row_id integer PRIMARY KEY, issue_id text, column_name text, "
                          f"article_id text, embedding vector({dim}) NOT NULL)")
@@ -103,9 +90,12 @@ def _prune(conn) -> None:
     """Drop the tables of all but the newest KEEP_VERSIONS versions."""
     old = conn.execute(f"SELECT version, table_name FROM {VERSIONS_TABLE} ORDER BY created_at DESC, version DESC "
                        "OFFSET %s", (KEEP_VERSIONS,)).fetchall()
+    files = conn.execute("SELECT to_regclass('zhibu_index_files')").fetchone()[0] is not None
     for version, table in old:
         with conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+            if files:  # the store files `pg_store.publish_store` wrote for that version
+                conn.execute("DELETE FROM zhibu_index_files WHERE version = %s", (version,))
             conn.execute(f"DELETE FROM {VERSIONS_TABLE} WHERE version = %s", (version,))
 
 
@@ -135,7 +125,7 @@ class PgVectorIndex(VectorIndex):
             conn.close()
             raise IndexMismatchError(f"index version {info['version']} is not in PostgreSQL or does not match "
                                      f"the store ({row} vs {(n_rows, dim)}); rebuild with `zhibu-qa index --rebuild`")
-        conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+        conn.execute(f"SET hnsw.ef_search = {PG_EF_SEARCH}")
         conn.execute("SET hnsw.iterative_scan = strict_order")  # filtered queries still return n rows
         return cls(conn, info["table"], info["version"], n_rows)
 

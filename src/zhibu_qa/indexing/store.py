@@ -273,6 +273,10 @@ def _build_index(index_dir, chunks, metas, embedder, *, chunker, sources, vector
         (tmp / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         fsync_tree(tmp)
+        if vector_index == "pgvector":  # replicas load the version from the database (`pg_store`)
+            from zhibu_qa.indexing.pg_store import publish_store
+
+            publish_store(tmp, pg_dsn)
         with swap_lock(index_dir, shared=False):
             swap_in(tmp, store)
         fsync_dir(index_dir)

@@ -23,12 +23,11 @@ VECTOR_INDEXES = ("flat", "hnsw", "pgvector")
 HNSW_FILE = "hnsw.faiss"  # rebuilding HNSW on load took 10-90 s per 40k vectors, so it is saved
 HNSW_M = 32  # neighbours per node; faiss' usual choice for 256-1024 dims
 HNSW_EF_CONSTRUCTION = 200  # measured: recall@10 0.81 -> 0.88 at efSearch=256 vs 80, same build time
-# HNSW candidate list (FAISS and pgvector). Recall@10 vs exact on clustered random 512-dim vectors
-# (benchmarks/README.md): FAISS 10k 0.979 at 256 -> 0.998 at 512; 50k 0.893 -> 0.974; pgvector
-# (m 16, ef_construction 128) 10k 0.973 -> 0.996. Real m3e vectors of the shipped issue: 1.000.
-# 300k (benchmarks/scale_search.py): m3e-like low-rank vectors 1.000 from 64 (1.5 ms at 512);
-# isotropic clusters 0.922 at 1024.
-HNSW_EF_SEARCH = 512
+# FAISS HNSW candidate list (pgvector's is pgvector_index.PG_EF_SEARCH). Recall@10 vs exact
+# (benchmarks/README.md, "pgvector HNSW settings"): 300k x 512 m3e-local vectors (real m3e vectors
+# spread over their neighbours, real question queries) 0.957 at 512 -> 0.999 at 1024 (6 ms p50 at
+# load 8); 100k 0.999 at 512. Low-rank 300k: 1.000 from 64; isotropic clusters 0.922 at 1024.
+HNSW_EF_SEARCH = 1024
 NO_FILTERS = Filters()
 MaskFn = Callable[[Filters], "np.ndarray | None"]
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

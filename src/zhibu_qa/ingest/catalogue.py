@@ -101,12 +101,12 @@ def article_from_dict(d: dict) -> Article:
     )
 
 
-def _source_to_dict(s: SourceRecord) -> dict:
+def source_to_dict(s: SourceRecord) -> dict:
     return {"path": s.path, "sha256": s.sha256, "issue": asdict(s.issue), "n_articles": s.n_articles,
             "ingested_at": s.ingested_at, "text_sha256": s.text_sha256}
 
 
-def _source_from_dict(d: dict) -> SourceRecord:
+def source_from_dict(d: dict) -> SourceRecord:
     return SourceRecord(d["path"], d["sha256"], Issue(**d["issue"]), d["n_articles"], d["ingested_at"],
                         d.get("text_sha256", ""))
 
@@ -141,7 +141,7 @@ def parse_catalogue(raw: str) -> Catalogue:
     """Catalogue from its JSON text; ValueError/KeyError/TypeError when it is damaged."""
     data = json.loads(raw)
     return Catalogue(
-        tuple(_source_from_dict(s) for s in data["sources"]),
+        tuple(source_from_dict(s) for s in data["sources"]),
         tuple(article_from_dict(a) for a in data["articles"]),
     )
 
@@ -163,7 +163,7 @@ def load_catalogue(index_dir: str | Path, *, required: bool = False) -> Catalogu
 def catalogue_json(catalogue: Catalogue) -> str:
     data = {
         "format": FORMAT_VERSION,
-        "sources": [_source_to_dict(s) for s in catalogue.sources],
+        "sources": [source_to_dict(s) for s in catalogue.sources],
         "articles": [article_to_dict(a) for a in catalogue.articles],
     }
     return json.dumps(data, ensure_ascii=False)
