@@ -96,6 +96,43 @@ def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_
 
 
 @needs_model
+@pytest.mark.integration
+def test_concurrent_batches_on_one_session_give_the_vectors_of_one_batch_at_a_time(exported):
+    import threading
+
+    from zhibu_qa.indexing.onnx_backend import OnnxEmbedder
+
+    target, _ = exported
+    texts = [f"{t}（第{i}段）" * (1 + i % 3) for i, t in enumerate(TEXTS * 3)]
+    serial = OnnxEmbedder(target, batch_size=2, workers=1, threads=1).embed_passages(texts)
+    pooled = OnnxEmbedder(target, batch_size=2, workers=2)
+    session = pooled._session(1)
+    ran_on = set()
+
+    class Recording:  # onnxruntime's session, noting which thread each batch ran on
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+        def run(self, *args):
+            ran_on.add(threading.current_thread().name)
+            return session.run(*args)
+
+    pooled._sessions[1] = Recording()
+    np.testing.assert_allclose(pooled.embed_passages(texts), serial, rtol=0, atol=1e-6)
+    assert ran_on and all(name.startswith("onnx-embed") for name in ran_on), ran_on
+    # queries share the one-thread session: no second copy of the model
+    pooled.embed_queries([TEXTS[0]])
+    assert list(pooled._sessions) == [1]
+
+
+def test_negative_workers_or_threads_are_rejected():
+    from zhibu_qa.indexing.onnx_backend import OnnxEmbedder
+
+    with pytest.raises(ConfigError, match="workers and threads"):
+        OnnxEmbedder("/nonexistent", workers=-1)
+
+
+@needs_model
 def test_each_backend_has_its_own_model_id_and_the_export_leaves_torch_ids_alone(exported):
     target, _ = exported
     ids = {b: make_embedder(str(target), backend=b).model_id for b in EMBEDDING_BACKENDS}
