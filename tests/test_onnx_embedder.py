@@ -80,6 +80,29 @@ def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
 
 @needs_model
 @pytest.mark.integration
+def test_the_model_check_can_skip_weights_the_backend_does_not_read_but_never_configs(exported, tmp_path):
+    from zhibu_qa.indexing.models import verify_model_dir
+    from zhibu_qa.indexing.onnx_backend import ONNX_FILES, OnnxEmbedder
+
+    target, _ = exported
+    copy = tmp_path / "m3e-small"
+    shutil.copytree(target, copy, copy_function=os.link)
+    used = OnnxEmbedder(copy, quantized=True).weight_files
+    assert used == (ONNX_FILES["onnx-int8"],)
+    for name in (ONNX_FILES["onnx"], "model.safetensors"):  # weights the int8 backend never reads
+        (copy / name).unlink()
+        (copy / name).write_bytes(b"damaged")
+    verify_model_dir(copy, used)
+    with pytest.raises(ModelError, match="corrupted"):
+        verify_model_dir(copy)
+    (copy / "tokenizer.json").unlink()
+    (copy / "tokenizer.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelError, match="tokenizer.json"):
+        verify_model_dir(copy, used)
+
+
+@needs_model
+@pytest.mark.integration
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_vectors, backend):
     target, _ = exported

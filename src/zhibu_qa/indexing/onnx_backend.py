@@ -207,6 +207,11 @@ class OnnxEmbedder(Embedder):
         return self.model_dir / ONNX_FILES[self.backend]
 
     @property
+    def weight_files(self) -> tuple[str, ...]:
+        """The weight files (relative to the model directory) this backend reads."""
+        return (ONNX_FILES[self.backend],)
+
+    @property
     def _passage_threads(self) -> int:
         return 1 if self.workers > 1 else self.threads
 
