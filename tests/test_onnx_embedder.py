@@ -128,7 +128,7 @@ def test_concurrent_batches_on_one_session_give_the_vectors_of_one_batch_at_a_ti
     target, _ = exported
     texts = [f"{t}（第{i}段）" * (1 + i % 3) for i, t in enumerate(TEXTS * 3)]
     serial = OnnxEmbedder(target, batch_size=2, workers=1, threads=1).embed_passages(texts)
-    pooled = OnnxEmbedder(target, batch_size=2, workers=2)
+    pooled = OnnxEmbedder(target, batch_size=4, workers=2)  # 4 texts in flight: 2 batches of 2 at once
     session = pooled._session(1)
     ran_on = set()
 
