@@ -2,9 +2,10 @@
 
 Each run ingests the shipped issue into a fresh temp dir and then runs `zhibu-qa index --quiet` in a
 new process (Python start, imports, model load, chunking, embedding, BM25, writes): wall, CPU and
-peak RSS of that process. Then one in-process run with a profile of the same build, grouped into
-phases by function (cProfile cumulative seconds, so the phases overlap a little). The machine has 2
-shared cores: the load average is printed with every figure.
+peak RSS of that process. Then one more cold build in a new process with a timeline: wall-clock
+start and duration of each phase in whichever thread runs it (the keyword index is built beside
+the embedding, so phases overlap), with the process CPU time. The machine has 2 shared cores:
+the load average is printed with every figure.
 
 Usage: python benchmarks/cold_index.py [--runs 3] [--backend onnx-int8] [--no-profile] [--out F.json]
 """
@@ -12,13 +13,15 @@ Usage: python benchmarks/cold_index.py [--runs 3] [--backend onnx-int8] [--no-pr
 from __future__ import annotations
 
 import argparse
-import cProfile
+import functools
+import importlib
+import json
 import os
-import pstats
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,19 +31,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from reporting import finish  # noqa: E402
 
 SHIPPED = ROOT / "corpus" / "tianjin-zhibu-shenghuo-2024-09b.txt"
-# phase -> (file suffix, function name) whose cumulative time the phase is
+# phase -> (module, attribute) timed where it is looked up; "Class.method" patches a method
 PHASES = {
-    "chunking": ("chunking.py", "chunk_catalogue"),
-    "embedding (all)": ("embedders.py", "embed_passages"),
-    "  onnxruntime run": ("onnxruntime_inference_collection.py", "run"),
-    "  tokenizer encode_batch": ("~", "<method 'encode_batch' of 'tokenizers.Tokenizer' objects>"),
-    "  session load": ("onnx_backend.py", "_session"),
-    "jieba dictionary load": ("jieba/__init__.py", "initialize"),
-    "term extraction": ("userdict.py", "extract_terms"),
-    "BM25 tokenisation": ("text.py", "tokenize"),
-    "BM25 index + save": ("store.py", "_build_bm25"),
-    "vector index": ("vectors.py", "build_vector_index"),
-    "model check (sha256)": ("models.py", "verify_model_dir"),
+    "index status check": ("zhibu_qa.pipeline", "Pipeline.index_status"),
+    "model check (sha256)": ("zhibu_qa.indexing.models", "verify_model_dir"),
+    "chunking": ("zhibu_qa.pipeline", "index_chunks"),
+    "embedding (all)": ("zhibu_qa.indexing.embedders", "Embedder.embed_passages"),
+    "  session load": ("zhibu_qa.indexing.onnx_backend", "OnnxEmbedder._session"),
+    "keyword index (thread)": ("zhibu_qa.indexing.store", "_write_keyword_index"),
+    "  jieba dictionary + terms": ("zhibu_qa.indexing.store", "add_words"),
+    "  BM25 index + save": ("zhibu_qa.indexing.store", "_build_bm25"),
+    "vector index": ("zhibu_qa.indexing.store", "build_vector_index"),
+    "checksums of the store": ("zhibu_qa.indexing.store", "file_digests"),
+    "fsync": ("zhibu_qa.indexing.store", "fsync_tree"),
 }
 
 
@@ -75,30 +78,46 @@ def cold_run(backend: str) -> dict:
 
 
 def profiled_run(backend: str) -> dict:
-    """The same build in this process under cProfile; seconds per phase (cumulative)."""
-    os.environ.update(_env(backend))
-    sys.path.insert(0, str(ROOT / "src"))
+    """A cold build in a new process that records its own timeline (see `_timeline_child`)."""
+    env = _env(backend)
     with tempfile.TemporaryDirectory() as tmp:
-        ingest(Path(tmp) / "idx", _env(backend))
-        from zhibu_qa import cli
-
-        prof = cProfile.Profile()
-        t0 = time.perf_counter()
-        prof.enable()
-        cli.main(["--index-dir", str(Path(tmp) / "idx"), "index", "--quiet"])
-        prof.disable()
-        total = time.perf_counter() - t0
-    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tottime, cumtime, callers)
-    phases = {}
-    for phase, (suffix, name) in PHASES.items():
-        phases[phase] = sum(v[3] for (f, _, n), v in stats.items() if n == name and f.endswith(suffix)
-                            and not _recursive_inner(stats, (f, _, n)))
-    return {"total_s": total, "phases": phases}
+        ingest(Path(tmp) / "idx", env)
+        done = subprocess.run([sys.executable, __file__, "--timeline-child", str(Path(tmp) / "idx")], env=env,
+                              cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"timeline run failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _recursive_inner(stats, key) -> bool:
-    """True for a frame called by itself (its time is already in the outer call)."""
-    return key in stats[key][4]
+def _timeline_child(index_dir: str) -> None:
+    """Patch each phase's function with a wall-clock recorder, build, print the timeline as JSON."""
+    t0 = time.perf_counter()
+    from zhibu_qa import cli
+
+    imported = time.perf_counter() - t0
+    events: list[tuple[str, float, float, str]] = []
+
+    def timed(phase, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                events.append((phase, start - t0, time.perf_counter() - start, threading.current_thread().name))
+        return wrapper
+
+    for phase, (module, attr) in PHASES.items():
+        owner = importlib.import_module(module)
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, timed(phase, getattr(owner, name)))
+    cpu0 = time.process_time()
+    cli.main(["--index-dir", index_dir, "index", "--quiet"])
+    total = time.perf_counter() - t0
+    print(json.dumps({"imports_s": imported, "total_s": total, "cpu_s": time.process_time() - cpu0,
+                      "events": events}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="onnx-int8")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--timeline-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.timeline_child:
+        _timeline_child(args.timeline_child)
+        return 0
     report: dict = {"backend": args.backend, "cpus": os.cpu_count(), "runs": []}
     print(f"cold `zhibu-qa index` of the shipped issue, backend {args.backend}; load {os.getloadavg()}", flush=True)
     for i in range(args.runs):
@@ -119,10 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     if walls:
         print(f"wall min / median: {walls[0]:.1f} / {walls[len(walls) // 2]:.1f} s")
     if not args.no_profile:
-        report["profile"] = profiled_run(args.backend)
-        print(f"\nprofiled in-process build: {report['profile']['total_s']:.1f} s (cProfile adds overhead)")
-        for phase, secs in report["profile"]["phases"].items():
-            print(f"  {phase:<28}{secs:7.2f} s")
+        prof = report["profile"] = profiled_run(args.backend)
+        print(f"\ntimeline of one more cold build (new process, load1 {os.getloadavg()[0]:.2f}): "
+              f"{prof['total_s']:.1f} s wall after {prof['imports_s']:.2f} s of CLI imports, "
+              f"{prof['cpu_s']:.1f} CPU-s")
+        print(f"  {'phase':<28}{'start s':>8}{'wall s':>8}  calls  thread")
+        for phase in PHASES:
+            calls = [e for e in prof["events"] if e[0] == phase]
+            if calls:
+                print(f"  {phase:<28}{min(e[1] for e in calls):8.2f}{sum(e[2] for e in calls):8.2f}"
+                      f"  {len(calls):5d}  {', '.join(sorted({e[3] for e in calls}))}")
     return finish(report, args.out)
 
 

@@ -5,7 +5,8 @@ For each backend (torch, torch-int8, onnx, onnx-int8): model load time, passage 
 latency p50/p95, cosine to torch fp32 (mean, min), and retrieval on the test part of
 eval/dataset.jsonl (questions at positions i with i % 5 == 4): article hit@3, section hit@5 and
 evidence hit@5 of the hits `Pipeline.ask` returns, in hybrid and dense mode. Then sweeps on a
-sample: sorting by length before batching, batch size, threads. `--archive N` adds throughput on
+sample: sorting by length before batching, batch size, workers and threads. A backend may carry
+`@wN` (N concurrent ONNX batches; `onnx-int8@w1` is the one-batch mode). `--archive N` adds throughput on
 a random sample of distinct chunks from the N-issue synthetic archive of benchmarks/retrieval.py.
 The machine has 2 shared cores: the load average is printed before and after.
 
@@ -36,6 +37,7 @@ from reporting import finish  # noqa: E402
 SHIPPED = ROOT / "corpus" / "tianjin-zhibu-shenghuo-2024-09b.txt"
 DATASET = ROOT / "eval" / "dataset.jsonl"
 TEST_EVERY, TEST_AT = 5, 4  # the test part: positions i with i % 5 == 4 (the lead's split)
+ARCHIVE_DISTINCT: dict[int, int] = {}  # issues -> distinct chunk texts of the synthetic archive
 
 
 class PrecomputedEmbedder(Embedder):
@@ -89,6 +91,7 @@ def archive_sample(n_issues: int, sample: int, settings) -> list[str]:
     texts = list(dict.fromkeys(texts))
     print(f"archive: {n_issues} issues, {len(texts)} distinct chunks; sampling {min(sample, len(texts))}",
           flush=True)
+    ARCHIVE_DISTINCT[n_issues] = len(texts)
     return random.Random(0).sample(texts, min(sample, len(texts)))
 
 
@@ -138,7 +141,11 @@ def make(settings, backend: str, **kw) -> Embedder:
 
 def run_backend(settings, backend: str, texts: list[str], questions: list[str], ref: np.ndarray | None,
                 archive: list[str]) -> tuple[dict, np.ndarray]:
-    emb = make(settings, backend, batch_size=settings.embed_batch_size)
+    """`backend` is a name from EMBEDDING_BACKENDS, optionally `@wN`: N ONNX workers (`@w1`: one
+    batch at a time on onnxruntime's intra-op threads, the mode before concurrent batches)."""
+    name, _, workers = backend.partition("@w")
+    extra = {"workers": int(workers)} if workers else {}
+    emb = make(settings, name, batch_size=settings.embed_batch_size, **extra)
     t0 = time.perf_counter()
     emb.embed_queries(["加载模型"])
     res: dict = {"backend": backend, "model_id": emb.model_id, "load_s": time.perf_counter() - t0}
@@ -172,10 +179,11 @@ def sweeps(settings, texts: list[str]) -> list[dict]:
 
     for sort in (True, False):
         measure(f"onnx-int8 sort_by_length={sort}", make(settings, "onnx-int8", sort_by_length=sort))
-    for bs in (8, 16, 32, 64):
+    for bs in (8, 16, 32, 64):  # texts in flight, split over the 2 workers
         measure(f"onnx-int8 batch_size={bs}", make(settings, "onnx-int8", batch_size=bs))
-    for threads in (1, 2):
-        measure(f"onnx-int8 threads={threads}", make(settings, "onnx-int8", threads=threads))
+    for workers, threads in ((1, 1), (1, 2), (2, 1), (3, 1)):
+        measure(f"onnx-int8 workers={workers} threads={threads}",
+                make(settings, "onnx-int8", workers=workers, threads=threads))
     for bs in (16, 32):
         measure(f"torch batch_size={bs}", make(settings, "torch", batch_size=bs))
     previous = torch.get_num_threads()
@@ -186,6 +194,17 @@ def sweeps(settings, texts: list[str]) -> list[dict]:
     return rows
 
 
+def print_projection(results: list[dict]) -> None:
+    """Embedding time of the whole archive (its distinct chunks) and of 1,000 issues, from the sample."""
+    for issues, distinct in ARCHIVE_DISTINCT.items():
+        for r in results:
+            if "archive_chunks_per_s" in r:
+                minutes = distinct / r["archive_chunks_per_s"] / 60
+                print(f"{r['backend']:<14} {issues}-issue archive: {distinct} distinct chunks, embedding "
+                      f"{minutes:.1f} min at the sample's rate; 1,000 issues {minutes * 1000 / issues / 60:.2f} h "
+                      f"(projected linearly)")
+
+
 def print_table(results: list[dict]) -> None:
     print(f"\n{'backend':<11}{'load s':>7}{'chunks/s':>10}{'/CPU-s':>8}{'arch/s':>8}{'q p50':>8}{'q p95':>8}"
           f"{'cos':>7}{'cosmin':>7} | hybrid a@3 s@5 e@5 | dense a@3 s@5 e@5")
@@ -194,7 +213,7 @@ def print_table(results: list[dict]) -> None:
         cells = " | ".join(" ".join(f"{q[mode][k]['mean']:.3f}" for k in ("article_hit@3", "section_hit@5",
                                                                           "evidence_hit@5"))
                            for mode in ("hybrid", "dense"))
-        print(f"{r['backend']:<11}{r['load_s']:7.2f}{r['chunks_per_s']:10.1f}{r['chunks_per_cpu_s']:8.1f}"
+        print(f"{r['backend']:<11.11}{r['load_s']:7.2f}{r['chunks_per_s']:10.1f}{r['chunks_per_cpu_s']:8.1f}"
               f"{r.get('archive_chunks_per_s', float('nan')):8.1f}{r['query']['p50_ms']:8.1f}"
               f"{r['query']['p95_ms']:8.1f}{r['cos_mean']:7.3f}{r['cos_min']:7.3f} | {cells}")
 
@@ -222,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         print(json.dumps(res, ensure_ascii=False), flush=True)
     print_table(results)
-    report = {"results": results, "load_after": os.getloadavg(), "cpus": os.cpu_count()}
+    print_projection(results)
+    report = {"results": results, "archive_distinct": ARCHIVE_DISTINCT, "load_after": os.getloadavg(), "cpus": os.cpu_count()}
     if not args.no_sweeps:
         print("\nsweeps (256 shipped chunks):")
         report["sweeps"] = sweeps(settings, texts)

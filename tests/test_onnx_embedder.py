@@ -80,6 +80,29 @@ def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
 
 @needs_model
 @pytest.mark.integration
+def test_the_model_check_can_skip_weights_the_backend_does_not_read_but_never_configs(exported, tmp_path):
+    from zhibu_qa.indexing.models import verify_model_dir
+    from zhibu_qa.indexing.onnx_backend import ONNX_FILES, OnnxEmbedder
+
+    target, _ = exported
+    copy = tmp_path / "m3e-small"
+    shutil.copytree(target, copy, copy_function=os.link)
+    used = OnnxEmbedder(copy, quantized=True).weight_files
+    assert used == (ONNX_FILES["onnx-int8"],)
+    for name in (ONNX_FILES["onnx"], "model.safetensors"):  # weights the int8 backend never reads
+        (copy / name).unlink()
+        (copy / name).write_bytes(b"damaged")
+    verify_model_dir(copy, used)
+    with pytest.raises(ModelError, match="corrupted"):
+        verify_model_dir(copy)
+    (copy / "tokenizer.json").unlink()
+    (copy / "tokenizer.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelError, match="tokenizer.json"):
+        verify_model_dir(copy, used)
+
+
+@needs_model
+@pytest.mark.integration
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_vectors, backend):
     target, _ = exported
@@ -93,6 +116,43 @@ def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_
     # activations per batch, so padding moves it a little)
     assert float(emb.embed_queries([TEXTS[3]])[0] @ first[3]) > 0.99
     assert emb.dim == 512 and first.dtype == np.float32
+
+
+@needs_model
+@pytest.mark.integration
+def test_concurrent_batches_on_one_session_give_the_vectors_of_one_batch_at_a_time(exported):
+    import threading
+
+    from zhibu_qa.indexing.onnx_backend import OnnxEmbedder
+
+    target, _ = exported
+    texts = [f"{t}（第{i}段）" * (1 + i % 3) for i, t in enumerate(TEXTS * 3)]
+    serial = OnnxEmbedder(target, batch_size=2, workers=1, threads=1).embed_passages(texts)
+    pooled = OnnxEmbedder(target, batch_size=4, workers=2)  # 4 texts in flight: 2 batches of 2 at once
+    session = pooled._session(1)
+    ran_on = set()
+
+    class Recording:  # onnxruntime's session, noting which thread each batch ran on
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+        def run(self, *args):
+            ran_on.add(threading.current_thread().name)
+            return session.run(*args)
+
+    pooled._sessions[1] = Recording()
+    np.testing.assert_allclose(pooled.embed_passages(texts), serial, rtol=0, atol=1e-6)
+    assert ran_on and all(name.startswith("onnx-embed") for name in ran_on), ran_on
+    # queries share the one-thread session: no second copy of the model
+    pooled.embed_queries([TEXTS[0]])
+    assert list(pooled._sessions) == [1]
+
+
+def test_negative_workers_or_threads_are_rejected():
+    from zhibu_qa.indexing.onnx_backend import OnnxEmbedder
+
+    with pytest.raises(ConfigError, match="workers and threads"):
+        OnnxEmbedder("/nonexistent", workers=-1)
 
 
 @needs_model

@@ -61,11 +61,12 @@ class Pipeline:
     def embedder(self):
         if self._embedder is None:
             model_dir = Path(self.settings.embedding_model)
+            embedder = self._make_embedder()
             if (model_dir / "zhibu_manifest.json").exists():
                 from zhibu_qa.indexing.models import verify_model_dir
 
-                verify_model_dir(model_dir)
-            self._embedder = self._make_embedder()
+                verify_model_dir(model_dir, getattr(embedder, "weight_files", None))
+            self._embedder = embedder
         return self._embedder
 
     def _make_embedder(self):

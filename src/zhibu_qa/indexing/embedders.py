@@ -247,10 +247,11 @@ EMBEDDER_KINDS = ("hashing", "hashing:DIM", "<model directory or sentence-transf
 EMBEDDING_BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
 
 
-def make_embedder(spec: str, *, backend: str = "torch", threads: int = 0, **kw) -> Embedder:
+def make_embedder(spec: str, *, backend: str = "torch", threads: int = 0, workers: int = 0, **kw) -> Embedder:
     """Build an embedder from a spec: "hashing", "hashing:DIM", or a model directory/name.
 
-    `backend` (one of EMBEDDING_BACKENDS) picks the runtime for a model; hashing specs ignore it.
+    `backend` (one of EMBEDDING_BACKENDS) picks the runtime for a model; hashing specs ignore it;
+    `threads` and `workers` are the ONNX backends' (`OnnxEmbedder`; 0: automatic).
     Example: make_embedder("hashing:64").dim == 64
     """
     spec = spec.strip()
@@ -271,5 +272,5 @@ def make_embedder(spec: str, *, backend: str = "torch", threads: int = 0, **kw) 
 
         kw.pop("device", None)
         kw.pop("quantize", None)
-        return OnnxEmbedder(spec, quantized=backend == "onnx-int8", threads=threads, **kw)
+        return OnnxEmbedder(spec, quantized=backend == "onnx-int8", threads=threads, workers=workers, **kw)
     return SentenceTransformerEmbedder(spec, quantize=kw.pop("quantize", False) or backend == "torch-int8", **kw)

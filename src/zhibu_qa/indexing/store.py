@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -242,17 +243,17 @@ def _build_index(index_dir, chunks, metas, embedder, *, chunker, sources, vector
     try:
         texts = [c.embed_text for c in chunks]
         new_texts = list(dict.fromkeys(t for t in texts if t not in reusable))
-        fresh = embedder.embed_passages(new_texts, show_progress=show_progress) if new_texts else None
+        # the keyword side (jieba, BM25: Python) runs beside the embedding (onnxruntime/torch free the
+        # GIL), so a core the embedder leaves idle is not wasted; its errors surface from result()
+        with ThreadPoolExecutor(1, thread_name_prefix="bm25") as pool:
+            keyword = pool.submit(_write_keyword_index, chunks, metas, texts, user_terms, tmp)
+            fresh = embedder.embed_passages(new_texts, show_progress=show_progress) if new_texts else None
+            terms = keyword.result()
         by_text = dict(reusable)
         if fresh is not None:
             by_text.update(zip(new_texts, fresh, strict=True))
         vectors = np.ascontiguousarray(np.stack([by_text[t] for t in texts]), dtype=np.float32)
         np.save(tmp / VECTORS_FILE, vectors)
-
-        terms = merge_terms(user_terms, learn_terms(unoverlapped_texts(chunks), (m.article_title for m in metas)))
-        add_words(terms)
-        write_user_dict(terms, tmp / USERDICT_FILE)
-        _build_bm25([tokenize(t) for t in texts]).save(str(tmp / BM25_DIR), show_progress=False)
         labels = row_labels([c.issue_id for c in chunks], [m.column for m in metas], [c.article_id for c in chunks])
         build_vector_index(vector_index, vectors, labels, tmp, pg_dsn=pg_dsn)
         with open(tmp / CHUNKS_FILE, "w", encoding="utf-8") as fh:
@@ -286,6 +287,15 @@ def _build_index(index_dir, chunks, metas, embedder, *, chunker, sources, vector
     log.info("indexed %d chunks (%d embedded, %d reused, %d removed) in %.1f s", stats.n_chunks,
              stats.n_embedded, stats.n_reused, stats.n_removed, stats.seconds)
     return stats
+
+
+def _write_keyword_index(chunks, metas, texts: list[str], user_terms: Iterable[str], tmp: Path) -> list[str]:
+    """The index's jieba dictionary (given + learnt terms, added to jieba) and BM25 over `texts`."""
+    terms = merge_terms(user_terms, learn_terms(unoverlapped_texts(chunks), (m.article_title for m in metas)))
+    add_words(terms)
+    write_user_dict(terms, tmp / USERDICT_FILE)
+    _build_bm25([tokenize(t) for t in texts]).save(str(tmp / BM25_DIR), show_progress=False)
+    return terms
 
 
 def _build_bm25(tokens: list[list[str]]):
