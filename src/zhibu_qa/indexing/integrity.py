@@ -8,11 +8,13 @@ it is swapped in, the two-rename swap itself and the repair of a swap a crash cu
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
 from pathlib import Path
 
+from zhibu_qa.errors import IndexDamagedError
 from zhibu_qa.locking import fsync_dir, swap_lock
 
 MANIFEST_NAME = "manifest.json"  # the manifest itself is not listed in its own digests
@@ -120,3 +122,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def read_manifest_file(path: Path, cls: type, what: str, hint: str):
+    """A manifest dataclass read from JSON; None when the file is absent, one-line error when damaged."""
+    if not path.is_file():
+        return None
+    try:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexDamagedError(f"{what} {path} is unreadable ({exc}); {hint}") from exc

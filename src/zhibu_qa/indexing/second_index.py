@@ -26,12 +26,13 @@ from zhibu_qa.indexing.embedders import Embedder
 from zhibu_qa.indexing.integrity import (
     file_digests,
     fsync_tree,
+    read_manifest_file,
     recover_store,
     remove_stale_temps,
     swap_in,
     verify_digests,
 )
-from zhibu_qa.indexing.store import CHUNKS_FILE, STORE_DIR, IndexData, read_manifest, read_manifest_file
+from zhibu_qa.indexing.store import CHUNKS_FILE, STORE_DIR, IndexData, read_manifest
 from zhibu_qa.indexing.vectors import VectorIndex, open_vector_index
 from zhibu_qa.locking import fsync_dir, swap_lock, writer_lock
 

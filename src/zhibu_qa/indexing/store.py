@@ -31,6 +31,7 @@ from zhibu_qa.indexing.embedders import Embedder
 from zhibu_qa.indexing.integrity import (
     file_digests,
     fsync_tree,
+    read_manifest_file,
     recover_store,
     remove_stale_temps,
     swap_in,
@@ -163,16 +164,6 @@ def read_manifest(index_dir: str | Path) -> Manifest | None:
     """The manifest of the index under `index_dir`, or None when no index has been built."""
     recover_store(Path(index_dir), STORE_DIR)
     return _read_manifest(Path(index_dir) / STORE_DIR)
-
-
-def read_manifest_file(path: Path, cls: type, what: str, hint: str):
-    """A manifest dataclass read from JSON; None when the file is absent, one-line error when damaged."""
-    if not path.is_file():
-        return None
-    try:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexDamagedError(f"{what} {path} is unreadable ({exc}); {hint}") from exc
 
 
 def _read_manifest(store: Path) -> Manifest | None:
