@@ -15,14 +15,12 @@ Usage: python benchmarks/onnx_graphs.py [--model models/m3e-small] [--repeat 2] 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,27 +45,9 @@ VARIANTS = {
 
 
 def torchscript_export(model_dir: Path, target: Path) -> None:
-    import torch
-    from transformers import AutoModel
+    from zhibu_qa.indexing.onnx_backend import _export_fp32
 
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager", local_files_only=True).eval()
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, bert):
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dummy = tuple(torch.ones((2, 16), dtype=torch.int64) for _ in names)
-    axes = {n: {0: "batch", 1: "sequence"} for n in (*names, "last_hidden_state")}
-    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(None):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(LastHiddenState(model), dummy, str(target), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    _export_fp32(model_dir, target, dynamo=False)
 
 
 def build_variant(fp32: Path, target: Path, opt_level: int, gelu_approx: bool, ops: list[str] | None) -> dict:

@@ -51,8 +51,9 @@ def _locked(model_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _export_fp32(model_dir: Path, target: Path) -> None:
-    """torch -> ONNX with dynamic batch and sequence axes; eager attention exports a plain graph."""
+def _export_fp32(model_dir: Path, target: Path, *, dynamo: bool = True) -> None:
+    """torch -> ONNX with dynamic batch and sequence axes; eager attention exports a plain graph
+    (`dynamo=False`: the TorchScript exporter, compared in benchmarks/onnx_graphs.py)."""
     import warnings
 
     import torch
@@ -77,7 +78,7 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(LastHiddenState(model), dummy, str(target), input_names=list(_INPUTS),
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
-                          dynamo=True, external_data=False)
+                          dynamo=dynamo, **({"external_data": False} if dynamo else {}))
 
 
 def _quantize(fp32: Path, target: Path) -> None:
