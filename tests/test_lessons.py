@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from pdf_pages import draw_pages
 from test_cli import run
 
 from zhibu_qa.ingest.layout import ends_sentence
@@ -214,28 +215,8 @@ PDF_PARAGRAPHS = (
 
 def _draw_paged_pdf(path: Path) -> Path:
     """A three-page PDF: running header on top, page number at the bottom, 4 lines of 24 characters a page."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    c = canvas.Canvas(str(path))
     lines = [p[i:i + 24] for p in PDF_PARAGRAPHS for i in range(0, len(p), 24)]
-    pages = [lines[i:i + 4] for i in range(0, len(lines), 4)]
-    for number, page in enumerate(pages, 1):
-        c.setFont("STSong-Light", 9)
-        c.drawString(60, 810, HEADER)
-        c.setFont("STSong-Light", 16)
-        if number == 1:
-            c.drawString(60, 770, "社区为基层减负的实践")
-        c.setFont("STSong-Light", 11)
-        for j, line in enumerate(page):
-            c.drawString(60, 730 - 22 * j, line)
-        c.setFont("STSong-Light", 9)
-        c.drawString(300, 30, str(number))
-        c.showPage()
-    c.save()
-    return path
+    return draw_pages(path, [lines[i:i + 4] for i in range(0, len(lines), 4)], HEADER, "社区为基层减负的实践")
 
 
 @pytest.mark.integration

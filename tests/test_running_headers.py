@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pdf_pages import draw_pages
 
 from zhibu_qa.ingest import parse_text, read_and_parse
 from zhibu_qa.ingest.layout import furniture_key
@@ -23,26 +24,7 @@ LINES = ["社区党组织坚持把为基层减负作为重要任务，全面清�
 def _draw(path: Path, header: str = HEADER, per_page: int = 3) -> Path:
     """Pages with the running header on top, the title on page 1, body lines, the page number below."""
     pytest.importorskip("reportlab")
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    c = canvas.Canvas(str(path))
-    for number, start in enumerate(range(0, len(LINES), per_page), 1):
-        c.setFont("STSong-Light", 9)
-        c.drawString(60, 810, header)
-        if number == 1:
-            c.setFont("STSong-Light", 16)
-            c.drawString(60, 770, TITLE)
-        c.setFont("STSong-Light", 11)
-        for j, line in enumerate(LINES[start:start + per_page]):
-            c.drawString(60, 730 - 22 * j, line)
-        c.setFont("STSong-Light", 9)
-        c.drawString(300, 30, str(number))
-        c.showPage()
-    c.save()
-    return path
+    return draw_pages(path, [LINES[i:i + per_page] for i in range(0, len(LINES), per_page)], header, TITLE)
 
 
 def test_running_lines_are_short_lines_recurring_at_page_edges():
