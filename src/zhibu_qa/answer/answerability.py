@@ -84,8 +84,7 @@ def checks_claim(q: QuestionView, missing: Sequence[Name], unfound: Sequence[Nam
     copula = q.text.find("是")
     if copula <= 0 or any(q.text.find(n.text) < copula for n in missing):
         return False
-    subject = [n for n in names_of(q.text[:copula]) if n not in missing and n not in unfound]
-    return bool(subject)
+    return any(0 <= q.text.find(n.text) < copula for n in names_of(q.text) if n not in missing and n not in unfound)
 
 
 class Answerability:

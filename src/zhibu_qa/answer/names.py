@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from zhibu_qa.answer.asktype import ASK_PATTERNS
 from zhibu_qa.text import pos_tags
@@ -54,8 +55,10 @@ def _is_name_word(word: str, flag: str) -> bool:
     return flag in ("ns", "nt")
 
 
-def names_of(question: str) -> list[Name]:
-    """Quoted terms, then runs of name words, of at least two CJK characters."""
+@lru_cache(maxsize=4096)
+def names_of(question: str) -> tuple[Name, ...]:
+    """Quoted terms, then runs of name words, of at least two CJK characters (cached: answerability
+    reads them twice per question)."""
     found = [Name(q, (q,), False) for q in _QUOTED_RE.findall(question) if not q.isascii()]
     run: list[tuple[str, str]] = []
     for word, flag in pos_tags(_QUOTED_RE.sub("，", question)) + [("", "x")]:
@@ -65,7 +68,7 @@ def names_of(question: str) -> list[Name]:
         if run and len("".join(w for w, _ in run)) >= 2:
             found.append(Name("".join(w for w, _ in run), tuple(w for w, _ in run), True))
         run = []
-    return list({n.text: n for n in found}.values())
+    return tuple({n.text: n for n in found}.values())
 
 
 def mentioned(name: str, corpus_has: Callable[[str], bool], parts: Sequence[str] = ()) -> bool:
