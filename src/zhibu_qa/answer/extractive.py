@@ -100,12 +100,9 @@ def _typed_for_side(s: Scored, draft: _Draft, budget: int, offset: int) -> None:
     """A comparison asks each side the same kind of thing: when none of the side's chosen sentences
     holds that kind of answer (a number with the asked unit, a date, a name), add its best-scored
     sentence that does."""
+    if not _wanted(s) or any(holds_asked(s.view, c.text) for c in draft.chosen if c.hit_index >= offset):
+        return
     unit_i = SENTENCE_FEATURES.index("unit_match")
-    if not _wanted(s):
-        return
-    mine = [c for c in draft.chosen if c.hit_index >= offset]
-    if any(holds_asked(s.view, c.text, float(bool(s.view.unit and s.view.unit.search(c.text)))) for c in mine):
-        return
     typed = [i for i, c in enumerate(s.cands) if holds_asked(s.view, c.text, float(s.rows[i, unit_i]))]
     if typed:
         draft.add(_shift(s.cands[max(typed, key=lambda i: s.logits[i])], offset), budget)

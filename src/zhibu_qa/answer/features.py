@@ -264,10 +264,11 @@ ANSWERABILITY_FEATURES: tuple[str, ...] = (
 NO_TYPED = -10.0  # typed_logit when no candidate holds the asked kind of answer (a logit far below any seen)
 
 
-def holds_asked(q: QuestionView, text: str, unit_match: float) -> bool:
+def holds_asked(q: QuestionView, text: str, unit_match: float | None = None) -> bool:
     """Whether a sentence holds a surface form of the specific kind of answer the question asks
     for: a number with the asked measure word (or of its class), a quantity that is not a date, a
     date, a person's, place's or other name. True for questions that ask for no specific kind.
+    `unit_match`: the sentence feature when already computed (else the unit pattern is run).
 
     Example: holds_asked(QuestionView.of("村里有几位教师？", (), lambda t: True), "全村共有教师12位。", 1.0)
     """
@@ -277,7 +278,7 @@ def holds_asked(q: QuestionView, text: str, unit_match: float) -> bool:
     shapes = answer_shapes(text)
     if "number" in wanted:
         if q.unit is not None:
-            if unit_match:
+            if unit_match if unit_match is not None else q.unit.search(text):
                 return True
         elif NUMBER_RE.search(DATE_RE.sub("", text)):
             return True

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from zhibu_qa.answer.analysis import Query, analyse, compare_subjects, question_parts
+from zhibu_qa.answer.analysis import CONJUNCTIONS, Query, analyse, compare_subjects, question_parts
 from zhibu_qa.answer.answerability import Answerability, Evidence
 from zhibu_qa.answer.base import AnswerRequest, Scored, pieces
 from zhibu_qa.answer.extractive import ExtractiveAnswerer, scored_from
@@ -178,9 +178,10 @@ class AnswerService:
         if not subjects:
             return ()
         out = []
+        # "A和B各…" asked of one side: "A各…" (not "A和各…")
+        conjunctions = "|".join(sorted(CONJUNCTIONS, key=len, reverse=True))
+        joined = re.compile(rf"{re.escape(subjects[0])}\s*(?:{conjunctions})\s*{re.escape(subjects[1])}")
         for subject, other in (subjects, subjects[::-1]):
-            # "A和B各…" asked of one side: "A各…" (not "A和各…")
-            joined = re.compile(rf"{re.escape(subjects[0])}\s*(?:以及|和|与|及|跟|同)\s*{re.escape(subjects[1])}")
             sub_query = joined.sub(subject, query.search, count=1) if joined.search(query.search) \
                 else query.search.replace(other, "")
             hits = self.retriever.retrieve(sub_query, k * SIDE_POOL, filters)
