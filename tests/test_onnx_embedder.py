@@ -51,12 +51,12 @@ def torch_vectors():
 @pytest.mark.integration
 def test_export_writes_both_onnx_files_once_and_the_manifest_verifies_them(exported):
     from zhibu_qa.indexing.models import verify_model_dir
-    from zhibu_qa.indexing.onnx_backend import ONNX_FILES, export_onnx
+    from zhibu_qa.indexing.onnx_backend import ONNX_FILES, PROBE_FILE, export_onnx
 
     target, written = exported
-    assert sorted(written) == sorted(ONNX_FILES.values())
+    assert sorted(written) == sorted([*ONNX_FILES.values(), PROBE_FILE])
     files = verify_model_dir(target)["files"]
-    assert all(name in files for name in ONNX_FILES.values())
+    assert all(name in files for name in [*ONNX_FILES.values(), PROBE_FILE])
     assert export_onnx(target) == []  # already there: nothing is written again
     assert not list((target / "onnx").glob(".export-*"))  # the temp dir is gone
 
@@ -120,6 +120,24 @@ def test_onnx_vectors_are_deterministic_and_close_to_torch_fp32(exported, torch_
 
 @needs_model
 @pytest.mark.integration
+def test_int8_vectors_unlike_the_fp32_probe_fail_loudly_with_the_fp32_hint(exported, tmp_path):
+    from zhibu_qa.indexing.onnx_backend import PROBE_FILE
+
+    target, _ = exported
+    copy = tmp_path / "m3e-small"
+    shutil.copytree(target, copy, copy_function=os.link)
+    probe = json.loads((copy / PROBE_FILE).read_text(encoding="utf-8"))
+    assert len(probe["vectors"]) == len(probe["texts"]) == 3
+    (copy / PROBE_FILE).unlink()  # a new inode: the shared export keeps its probe
+    probe["vectors"] = [list(reversed(v)) for v in probe["vectors"]]  # what saturating kernels look like
+    (copy / PROBE_FILE).write_text(json.dumps(probe), encoding="utf-8")
+    with pytest.raises(ModelError, match='embedding_backend = "onnx"'):
+        make_embedder(str(copy), backend="onnx-int8").embed_passages(TEXTS[:1])
+    assert make_embedder(str(copy), backend="onnx").embed_passages(TEXTS[:1]).shape == (1, 512)
+
+
+@needs_model
+@pytest.mark.integration
 def test_concurrent_batches_on_one_session_give_the_vectors_of_one_batch_at_a_time(exported):
     import threading
 
@@ -161,7 +179,7 @@ def test_each_backend_has_its_own_model_id_and_the_export_leaves_torch_ids_alone
     ids = {b: make_embedder(str(target), backend=b).model_id for b in EMBEDDING_BACKENDS}
     assert len(set(ids.values())) == len(EMBEDDING_BACKENDS)
     base = ids["torch"]
-    assert ids["onnx-int8"] == base + "+onnx-qint8pc" and ids["torch-int8"] == base + "+int8"
+    assert ids["onnx-int8"] == base + "+onnx-qint8rr" and ids["torch-int8"] == base + "+int8"
     # the same directory before the export (onnx/ is not part of the base id)
     assert base.split("@")[1] == SentenceTransformerEmbedder(str(MODEL_DIR)).model_id.split("@")[1]
 
@@ -211,6 +229,7 @@ def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch)
 
     monkeypatch.setattr(onnx_backend, "_export_fp32", slow_export)
     monkeypatch.setattr(onnx_backend, "_quantize", lambda src, target: calls.append("int8") or target.write_bytes(b"q"))
+    monkeypatch.setattr(onnx_backend, "_write_probe", lambda src, target: target.write_text("{}"))
     model_dir = fake_model_dir(tmp_path)
     results = []
     threads = [threading.Thread(target=lambda: results.append(onnx_backend.export_onnx(model_dir)))
@@ -220,10 +239,10 @@ def test_concurrent_first_uses_export_once_under_the_lock(tmp_path, monkeypatch)
     for t in threads:
         t.join()
     assert calls == ["fp32", "int8"]
-    assert sorted(map(len, results)) == [0, 2]
+    assert sorted(map(len, results)) == [0, 3]
     from zhibu_qa.indexing.models import verify_model_dir
 
-    assert set(verify_model_dir(model_dir)["files"]) == set(onnx_backend.ONNX_FILES.values())
+    assert set(verify_model_dir(model_dir)["files"]) == {*onnx_backend.ONNX_FILES.values(), onnx_backend.PROBE_FILE}
 
 
 def test_a_failed_export_leaves_no_partial_file(tmp_path, monkeypatch):

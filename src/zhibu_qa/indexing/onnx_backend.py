@@ -1,9 +1,12 @@
 """ONNX Runtime embedder for a local sentence-transformers model directory, and its one-time export.
 
 Owns exporting the BERT encoder to `onnx/model.onnx` (fp32, torch's dynamo exporter) and
-`onnx/model_qint8_pc.onnx` (onnxruntime's BERT graph fusions, then dynamic quantization with int8
-weights per output channel), under a lock with atomic renames, recorded in the model manifest; and `OnnxEmbedder`, which runs them with the `tokenizers` tokenizer and mean/CLS pooling
-in numpy, so queries need neither torch nor transformers. Exports read local files only.
+`onnx/model_qint8_rr.onnx` (onnxruntime's BERT graph fusions, then dynamic quantization with 7-bit
+int8 weights per output channel) and `onnx/probe.json` (fp32 vectors of a few probe sentences),
+under a lock with atomic renames, recorded in the model manifest; and `OnnxEmbedder`, which runs
+them with the `tokenizers` tokenizer and mean/CLS pooling in numpy, so queries need neither torch
+nor transformers, and checks the int8 file against the probe vectors on the CPU it runs on.
+Exports read local files only.
 Leaves out the torch backends (`embedders`) and fetching the model (`models`).
 """
 
@@ -26,10 +29,14 @@ from zhibu_qa.indexing.embedders import QUERY_THREADS, Embedder, l2_normalize, l
 
 log = logging.getLogger(__name__)
 
-ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8_pc.onnx"}
-# model_id tags: the int8 file's vectors changed with its recipe (uint8 per-tensor weights before), so
-# an index built from the older file is rebuilt rather than mixed with the new vectors
-_ID_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-qint8pc"}
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8_rr.onnx"}
+PROBE_FILE = "onnx/probe.json"
+# model_id tags: the int8 file's vectors changed with its recipe (uint8 per-tensor weights, then full
+# 8-bit per-channel weights before), so an index built from an older file is rebuilt, not mixed
+_ID_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-qint8rr"}
+PROBE_TEXTS = ("推动基层党组织全面进步、全面过硬，以高质量党建引领基层治理现代化。", "社区党委书记介绍了为民服务的做法",
+               "2024年9月")
+MIN_PROBE_COSINE = 0.98  # int8 against fp32 on this CPU; the 8-bit recipe gave 0.65-0.72 on AVX2 without VNNI
 LOCK_FILE = ".zhibu-onnx.lock"
 OPSET = 18  # the dynamo exporter's default opset in torch 2.13
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -82,11 +89,12 @@ def _export_fp32(model_dir: Path, target: Path, *, dynamo: bool = True) -> None:
 
 
 def _quantize(fp32: Path, target: Path) -> None:
-    """Fuse LayerNorm/GELU (onnxruntime's BERT optimizer), then int8 weights per channel.
+    """Fuse LayerNorm/GELU (onnxruntime's BERT optimizer), then int8 weights per channel in 7 bits.
 
-    Int8 weights run the u8s8 VNNI kernels: on this machine's AVX-512 VNNI cores 482 shipped chunks
-    took 17-21 CPU-s against 33-35 with uint8 weights (the avx2 preset), cosine to fp32 0.997
-    against 0.994 (benchmarks/cold_index.py). Without VNNI (plain AVX2) u8s8 products may saturate.
+    Int8 weights run the u8s8 kernels: on AVX-512 VNNI cores 482 shipped chunks took 17-21 CPU-s
+    against 33-35 with uint8 weights (the avx2 preset). On plain AVX2 (no VNNI) the u8s8 product
+    sums pairs into int16 and saturates with full 8-bit weights: cosine to fp32 fell to 0.65-0.72
+    on an AMD EPYC; `reduce_range` (7-bit weights) keeps it at 0.995+ on both.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
@@ -95,8 +103,14 @@ def _quantize(fp32: Path, target: Path) -> None:
     fused = target.with_name("fused-" + fp32.name)
     # opt_level 1: graph fusions only, so the file stays runnable by any onnxruntime build
     optimizer.optimize_model(str(fp32), model_type="bert", opt_level=1).save_model_to_file(str(fused))
-    quantize_dynamic(str(fused), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
+    quantize_dynamic(str(fused), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     fused.unlink()
+
+
+def _write_probe(model_dir: Path, target: Path) -> None:
+    """The fp32 vectors of PROBE_TEXTS, which int8 runs are checked against on each CPU."""
+    vectors = OnnxEmbedder(model_dir, quantized=False, workers=1).embed_passages(list(PROBE_TEXTS))
+    target.write_text(json.dumps({"texts": PROBE_TEXTS, "vectors": vectors.round(6).tolist()}), encoding="utf-8")
 
 
 def export_onnx(model_dir: str | Path, *, log_fn: Callable[[str], None] = log.info) -> list[str]:
@@ -109,7 +123,7 @@ def export_onnx(model_dir: str | Path, *, log_fn: Callable[[str], None] = log.in
 
     model_dir = Path(model_dir)
     with _locked(model_dir):
-        missing = [rel for rel in ONNX_FILES.values() if not (model_dir / rel).is_file()]
+        missing = [rel for rel in (*ONNX_FILES.values(), PROBE_FILE) if not (model_dir / rel).is_file()]
         if not missing:
             return []
         (model_dir / "onnx").mkdir(exist_ok=True)
@@ -125,6 +139,10 @@ def export_onnx(model_dir: str | Path, *, log_fn: Callable[[str], None] = log.in
                 log_fn(f"quantizing {fp32.name} to int8 weights (per channel)…")
                 _quantize(fp32, tmp / int8.name)
                 os.replace(tmp / int8.name, int8)
+            probe = model_dir / PROBE_FILE
+            if not probe.is_file():
+                _write_probe(model_dir, tmp / probe.name)
+                os.replace(tmp / probe.name, probe)
         except ModelError:
             raise
         except Exception as exc:
@@ -237,7 +255,26 @@ class OnnxEmbedder(Embedder):
             except Exception as exc:
                 raise ModelError(f"cannot load ONNX model {self.onnx_path}: {type(exc).__name__}: "
                                  f"{str(exc)[:300]}; {_HINT}") from exc
+            if self.backend == "onnx-int8" and len(self._sessions) == 1:
+                self._check_probe()
         return self._sessions[threads]
+
+    def _check_probe(self) -> None:
+        """Int8 kernels differ by CPU: compare this CPU's int8 vectors of the probe sentences with the
+        fp32 ones written at export, so a CPU whose kernels saturate fails loudly instead of indexing
+        wrong vectors (one run of three short sentences)."""
+        path = self.model_dir / PROBE_FILE
+        try:
+            probe = json.loads(path.read_text(encoding="utf-8"))
+            texts, ref = list(probe["texts"]), np.asarray(probe["vectors"], dtype=np.float32)
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no probe (a directory exported by hand): nothing to compare with
+        got = l2_normalize(self._run(texts, min(self._sessions),
+                                     show_progress=False))
+        cosine = float(np.min(np.sum(got * ref, axis=1))) if got.shape == ref.shape else 0.0
+        if cosine < MIN_PROBE_COSINE:
+            raise ModelError(f"{self.onnx_path.name} gives vectors unlike fp32 on this CPU (cosine {cosine:.3f}); "
+                             "set embedding_backend = \"onnx\" (fp32) or re-export with `zhibu-qa fetch-model`")
 
     def _tok(self):
         if self._tokenizer is None:
