@@ -19,6 +19,8 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8_rr.onnx"}
 PROBE_FILE = "onnx/probe.json"
+ANSWER_THREADS = 2  # intra-op threads for the 2-8 short texts an answer embeds
+RECENT_QUERIES = 64  # single-query vectors kept
 # model_id tags: the int8 file's vectors changed with its recipe (uint8 per-tensor weights, then full
 # 8-bit per-channel weights before), so an index built from an older file is rebuilt, not mixed
 _ID_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-qint8rr"}
@@ -204,6 +208,8 @@ class OnnxEmbedder(Embedder):
         self.workers = workers or _available_cores()  # batches at once; 0: one per available core
         self.sort_by_length = sort_by_length
         self._sessions: dict[int, object] = {}
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
         self._tokenizer = None
         self._model_id: str | None = None
         self._dim: int | None = None
@@ -292,7 +298,20 @@ class OnnxEmbedder(Embedder):
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         if len(texts) > 8 or not texts:
             return super().embed_queries(texts)
-        return l2_normalize(self._run([self.query_prefix + t for t in texts], QUERY_THREADS, show_progress=False))
+        if len(texts) == 1:  # the retriever and the answerability check both embed the question
+            with self._lock:
+                hit = self._recent.get(texts[0])
+            if hit is None:
+                hit = l2_normalize(self._run([self.query_prefix + texts[0]], QUERY_THREADS, show_progress=False))
+                with self._lock:
+                    self._recent[texts[0]] = hit
+                    while len(self._recent) > RECENT_QUERIES:
+                        self._recent.popitem(last=False)
+            return hit.copy()
+        # a question and its few best sentences wait on the answer: two intra-op threads cut that
+        # wait from 205 to 110 ms for three sentences on an AVX2 core pair (benchmarks/README.md)
+        threads = min(ANSWER_THREADS, _available_cores())
+        return l2_normalize(self._run([self.query_prefix + t for t in texts], threads, show_progress=False))
 
     def _encode(self, texts: list[str], *, show_progress: bool) -> np.ndarray:
         return self._run(texts, self._passage_threads, show_progress=show_progress)
