@@ -42,6 +42,15 @@ def exported(tmp_path_factory):
     return target, written
 
 
+def linked_copy_with(target, tmp_path, rel: str, data: bytes):
+    """A hard-linked copy of the exported model directory whose file `rel` holds `data` instead."""
+    copy = tmp_path / "m3e-small"
+    shutil.copytree(target, copy, copy_function=os.link)
+    (copy / rel).unlink()  # a new inode: the shared export stays intact
+    (copy / rel).write_bytes(data)
+    return copy
+
+
 @pytest.fixture(scope="module")
 def torch_vectors():
     return SentenceTransformerEmbedder(str(MODEL_DIR)).embed_passages(TEXTS)
@@ -68,12 +77,8 @@ def test_a_corrupted_onnx_file_fails_verification(exported, tmp_path):
     from zhibu_qa.indexing.onnx_backend import ONNX_FILES
 
     target, _ = exported
-    copy = tmp_path / "m3e-small"
-    shutil.copytree(target, copy, copy_function=os.link)
-    int8 = copy / ONNX_FILES["onnx-int8"]
-    data = int8.read_bytes()
-    int8.unlink()  # a new inode: the hard-linked original stays intact
-    int8.write_bytes(data[:-10] + b"0123456789")
+    data = (target / ONNX_FILES["onnx-int8"]).read_bytes()
+    copy = linked_copy_with(target, tmp_path, ONNX_FILES["onnx-int8"], data[:-10] + b"0123456789")
     with pytest.raises(ModelError, match="corrupted"):
         verify_model_dir(copy)
 
@@ -124,13 +129,10 @@ def test_int8_vectors_unlike_the_fp32_probe_fail_loudly_with_the_fp32_hint(expor
     from zhibu_qa.indexing.onnx_backend import PROBE_FILE
 
     target, _ = exported
-    copy = tmp_path / "m3e-small"
-    shutil.copytree(target, copy, copy_function=os.link)
-    probe = json.loads((copy / PROBE_FILE).read_text(encoding="utf-8"))
+    probe = json.loads((target / PROBE_FILE).read_text(encoding="utf-8"))
     assert len(probe["vectors"]) == len(probe["texts"]) == 3
-    (copy / PROBE_FILE).unlink()  # a new inode: the shared export keeps its probe
     probe["vectors"] = [list(reversed(v)) for v in probe["vectors"]]  # what saturating kernels look like
-    (copy / PROBE_FILE).write_text(json.dumps(probe), encoding="utf-8")
+    copy = linked_copy_with(target, tmp_path, PROBE_FILE, json.dumps(probe).encode("utf-8"))
     with pytest.raises(ModelError, match='embedding_backend = "onnx"'):
         make_embedder(str(copy), backend="onnx-int8").embed_passages(TEXTS[:1])
     assert make_embedder(str(copy), backend="onnx").embed_passages(TEXTS[:1]).shape == (1, 512)
