@@ -93,7 +93,10 @@ def test_corrupted_model_file_is_one_line(tmp_path):
     torch = pytest.importorskip("torch")
     src = tmp_path / "src"
     src.mkdir()
-    (src / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    # a tiny BERT: fetch-model exports it to ONNX, and bert-base's default sizes took 74 s and 4 GB
+    (src / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1,
+                                                 "num_attention_heads": 2, "intermediate_size": 16,
+                                                 "vocab_size": 64, "max_position_embeddings": 32}))
     torch.save({"w": torch.zeros(2)}, src / "pytorch_model.bin")
     target = tmp_path / "model"
     assert run("fetch-model", "--model-dir", str(target), "--from-dir", str(src)).returncode == 0
