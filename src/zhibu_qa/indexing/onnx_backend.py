@@ -209,6 +209,7 @@ class OnnxEmbedder(Embedder):
         self.sort_by_length = sort_by_length
         self._sessions: dict[int, object] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._probe_checked = False
         self._lock = threading.Lock()
         self._tokenizer = None
         self._model_id: str | None = None
@@ -261,8 +262,14 @@ class OnnxEmbedder(Embedder):
             except Exception as exc:
                 raise ModelError(f"cannot load ONNX model {self.onnx_path}: {type(exc).__name__}: "
                                  f"{str(exc)[:300]}; {_HINT}") from exc
-            if self.backend == "onnx-int8" and len(self._sessions) == 1:
-                self._check_probe()
+            if self.backend == "onnx-int8" and not self._probe_checked:
+                self._probe_checked = True  # set first: the check itself runs this session
+                try:
+                    self._check_probe()
+                except ModelError:
+                    self._sessions.clear()  # a retry checks again rather than embedding with it
+                    self._probe_checked = False
+                    raise
         return self._sessions[threads]
 
     def _check_probe(self) -> None:
@@ -275,8 +282,7 @@ class OnnxEmbedder(Embedder):
             texts, ref = list(probe["texts"]), np.asarray(probe["vectors"], dtype=np.float32)
         except (OSError, ValueError, KeyError, TypeError):
             return  # no probe (a directory exported by hand): nothing to compare with
-        got = l2_normalize(self._run(texts, min(self._sessions),
-                                     show_progress=False))
+        got = l2_normalize(self._run(texts, min(self._sessions), show_progress=False))
         cosine = float(np.min(np.sum(got * ref, axis=1))) if got.shape == ref.shape else 0.0
         if cosine < MIN_PROBE_COSINE:
             raise ModelError(f"{self.onnx_path.name} gives vectors unlike fp32 on this CPU (cosine {cosine:.3f}); "
