@@ -118,7 +118,7 @@ def _write_probe(model_dir: Path, target: Path) -> None:
 
 
 def export_onnx(model_dir: str | Path, *, log_fn: Callable[[str], None] = log.info) -> list[str]:
-    """Write the missing ONNX files (fp32 and int8) into `model_dir`; return the names written.
+    """Write the missing ONNX files (fp32, int8, the fp32 probe) into `model_dir`; return the names written.
 
     Runs under a lock; each file is written to a temp dir beside it and renamed into place, then
     added to the model manifest (when the directory has one). Existing files are left alone.
@@ -188,8 +188,10 @@ class OnnxEmbedder(Embedder):
     each on the calling thread of one shared one-thread session (onnxruntime frees the GIL in
     `run`). On 2 cores this took less CPU and, when the cores are shared, much less wall time than
     one batch on 2 intra-op threads, which wait for each other after every op (benchmarks/README.md).
-    `workers=1` runs one batch at a time on `threads` intra-op threads. Up to 8 queries run on the
-    one-thread session.
+    `workers=1` runs one batch at a time on `threads` intra-op threads. A single query runs on the
+    one-thread session (the last RECENT_QUERIES of them are kept); 2-8 short texts, an answer's
+    best sentences, on ANSWER_THREADS intra-op threads. The int8 file is checked against the fp32
+    probe vectors when its first session loads.
     """
 
     def __init__(self, model_dir: str | Path, *, quantized: bool = True, query_prefix: str = "",
