@@ -15,7 +15,7 @@ from zhibu_qa.answer.analysis import (
     rewrite_followup,
     strip_injection,
 )
-from zhibu_qa.answer.asktype import answer_shapes, asked_types
+from zhibu_qa.answer.asktype import answer_shapes, asked_types, unit_pattern
 from zhibu_qa.errors import InputError
 from zhibu_qa.types import Turn
 
@@ -75,6 +75,18 @@ def test_answer_shapes_are_surface_forms():
     assert {"number", "date"} <= answer_shapes("1998年共建成3座桥。")
     assert "reason" in answer_shapes("由于资金不足，工程推迟。")
     assert "number" not in answer_shapes("这是一项重要工作。")
+
+
+@pytest.mark.parametrize(("q", "text", "found"), [
+    ("这座楼有多少栋？", "共建成12幢住宅", True),  # a measure word of the same class
+    ("工程投资了多少？", "总投资3.5亿元", True),  # a money noun asks for a sum without a measure word
+    ("这笔经费是多少？", "出资150万美元", True),  # any currency
+    ("刊物一共出了多少期？", "2024年第9期", False),  # an ordinal counts nothing
+    ("小组一开始有几个人？", "最初只有13人", True),  # 个 before 人 counts people
+    ("村里有多少名教师？", "全村有学校3所", False),
+])
+def test_the_asked_measure_class_matches_numbers_of_that_class_only(q, text, found):
+    assert bool(unit_pattern(q).search(text)) is found
 
 
 def test_compare_subjects_keep_names_with_numerals():

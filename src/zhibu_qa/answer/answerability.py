@@ -5,7 +5,9 @@ The boosted-tree model (`data/answerability.json`) reads the selector's best sco
 evidence (term coverage, dense similarity, names the knowledge base or the passages lack, whether
 the asked kind of answer occurs); its threshold was chosen at training time for at most 3% false
 refusals. A person, place or organisation the question names that the knowledge base never
-mentions means the magazine does not cover the subject: refused. A question answered while a
+mentions means the magazine does not cover the subject: refused. So is a count or sum asked with
+a measure word ("多少名…", "几期", "收入多少") when no retrieved sentence holds a number with a
+measure of that class: the passages are about the subject but lack the detail. A question answered while a
 quoted term of it is absent is answered as "partial", and says which term.
 """
 
@@ -45,6 +47,9 @@ class Evidence:
     # a yes/no question whose other names the passages hold: the missing name is in the claim it
     # checks ("X是Y的吗？" with Y wrong), which the passages about X answer by correcting it
     checks_claim: bool = False
+    # a count or sum with a measure word ("多少名…", "收入多少") that no retrieved sentence gives
+    # with a measure of that class: the passages are about the subject but lack the asked detail
+    lacks_count: bool = False
 
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
@@ -109,15 +114,16 @@ class Answerability:
         row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits, self.similarity)
         row = np.where(np.isnan(row), np.asarray(self.model.mean, dtype=row.dtype), row)
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
+        typed = row[ANSWERABILITY_FEATURES.index("typed_logit")]
         return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
                         tuple(float(x) for x in row), any(n.entity for n in missing),
-                        checks_claim(q, missing, unfound))
+                        checks_claim(q, missing, unfound), q.unit is not None and bool(typed <= NO_TYPED))
 
     def decide(self, ev: Evidence) -> str | None:
         """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
 
         Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
         """
-        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim):
+        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim) or ev.lacks_count:
             return "not_covered"  # a person, place or organisation the knowledge base never names
         return "partial" if ev.missing else None

@@ -126,24 +126,39 @@ ASKED_UNIT_RE = re.compile(
     r"(?<!哪)(?:多少|几)(个|项|件|套|名|位|期|场|块|户|家|条|次|人|元|钱|天|年|处|支|所|批|类|种|卷|倍|幢|栋|座|辆|亩"
     r"|公里|千米|米|吨|岁|分钟|小时|平方米|公顷|万|亿)")
 # Measure words of one semantic class answer each other ("多少人" is answered by "74名").
-UNIT_CLASSES = ("人|名|位", "元|钱|万元|亿元", "幢|栋|座", "个|项|家|所|件|处", "公里|千米", "万|亿")
+UNIT_CLASSES = ("人|名|位", "幢|栋|座", "个|项|家|所|件|处", "公里|千米", "万|亿")
 # a number before a measure word, including approximate ones (上千, 数百, 近万: 上/数/近 + a power of ten)
 _LEAD_NUMBER = r"(?:\d+(?:\.\d+)?|[二三四五六七八九十两]|[一二三四五六七八九十百千万两]{2,}|[上数近][十百千万])\s*(?:多|余)?\s*(?:万|亿)?\s*"
 WHAT_NOUN_RE = re.compile(r"(?<![为干做])什么(?:样的?)?([\u4e00-\u9fff]{1,6})")
 NAME_ASK_RE = re.compile(r"叫(?:什么|啥)|(?:名称|名字|称号)(?:是|叫)?(?:什么|啥)|什么名字")
 
 
+# A sum of money in any currency ("150万美元", "3.5亿元", "20英镑").
+MONEY_UNITS = "(?:[美欧日港澳韩台银]|人民币|新台币)?元|块钱|英?镑|卢布|法郎|马克|美金"
+# Nouns of money: "收入是多少" asks for a sum of money although no measure word follows 多少.
+MONEY_NOUNS = "收入|收费|费用|经费|价格|价钱|定价|票价|售价|工资|薪酬|报酬|资金|投资|投入|成本|花费|开支|金额|营业额|销售额|产值|利润|税收|预算|补贴|奖金|捐款|罚款|租金|学费"
+MONEY_ASK_RE = re.compile(rf"(?:{MONEY_NOUNS})(?:了|是|为|有|达到?|共|一共|总共|大概|大约|约|需要|要)*多少(?![个项件名位人次天年])|多少(?:{MONEY_NOUNS})")
+# a numeral right before the number is part of it; 第 makes it an ordinal ("第9期" counts nothing)
+_NOT_INSIDE = r"(?<![第\d.一二三四五六七八九十百千万两])"
+
+
 def unit_pattern(question: str) -> re.Pattern | None:
-    """A number with the asked measure word (or one of its class), for a 多少/几 question.
+    """A number with the asked measure word (or one of its class), for a 多少/几 question; a sum of
+    money for 多少 asked of a money noun.
 
     Example: unit_pattern("建了多少栋楼？").search("共建成12幢")
     """
     m = ASKED_UNIT_RE.search(question)
-    if not m:
+    if m:
+        unit = "元" if m.group(1) == "钱" else m.group(1)
+        if unit == "个" and question[m.end():m.end() + 1] == "人":
+            unit = "人"  # 个 is the general measure word: "几个人" counts people ("13人", "5名")
+    elif MONEY_ASK_RE.search(question):
+        unit = "元"
+    else:
         return None
-    unit = "元" if m.group(1) == "钱" else m.group(1)
-    alts = next((c for c in UNIT_CLASSES if unit in c.split("|")), re.escape(unit))
-    return re.compile(rf"{_LEAD_NUMBER}(?:{alts})")
+    alts = MONEY_UNITS if unit == "元" else next((c for c in UNIT_CLASSES if unit in c.split("|")), re.escape(unit))
+    return re.compile(rf"{_NOT_INSIDE}{_LEAD_NUMBER}(?:{alts})")
 
 
 def counted_noun(question: str) -> str | None:

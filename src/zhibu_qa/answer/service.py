@@ -52,14 +52,20 @@ def judge(view: QuestionView, hits: Sequence[Hit], k: int, selector: Selector, a
     return scored, ev
 
 
-def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode: str) -> tuple[str, tuple[str, ...]]:
+NO_COUNT = "找到的段落谈到了相关内容，但没有给出所问的数字。"
+
+
+def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode: str,
+                 lacks_count: bool = False) -> tuple[str, tuple[str, ...]]:
     titles = tuple(dict.fromkeys(h.meta.article_title for h in hits if h.meta.article_title))[:3]
-    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else ""
+    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else (NO_COUNT if lacks_count else "")
     searched = f"已检索：“{query.search[:60]}”（{mode}，{len(hits)} 个段落）。"
     closest = ("相关度最高的文章：" + "；".join(f"《{t}》" for t in titles) + "。") if titles else ""
     return NOT_COVERED + what + (ASK_IN_CHINESE if query.latin else "") + searched + closest, titles
 
 
+# what a comparison asks of the pair, not of one side ("有什么不同", "有何差异", "不一样在哪")
+DIFFERENCE_RE = re.compile(r"(?:有|存在)?(?:什么|啥|哪些|何)?(?:不同|区别|差异|异同|不一样)(?:之处|的地方|在哪里?)?的?")
 TITLE_RE = re.compile(r"《([^》]{2,60})》")
 # verbs of saying/contents: the question asks what a text says, not a detail of its subject
 SAYS_RE = re.compile(r"[讲说写谈介绍论述]了?(?:些)?(?:什么|啥|哪些)|(?:主要|大致|具体)?内容|讲的是|说的是|讲述|概括|概要|要点|大意")
@@ -126,7 +132,7 @@ class AnswerService:
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         notices = (INJECTED,) if query.injected else ()
         if kind == "not_covered":
-            text, titles = refusal_text(query, hits, ev.missing, self.mode)
+            text, titles = refusal_text(query, hits, ev.missing, self.mode, ev.lacks_count)
             yield text
             yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:HITS_REPORTED]),
                                       backend, notices=notices, search_query=query.search, suggestions=titles), t0)
@@ -184,6 +190,7 @@ class AnswerService:
         for subject, other in (subjects, subjects[::-1]):
             sub_query = joined.sub(subject, query.search, count=1) if joined.search(query.search) \
                 else query.search.replace(other, "")
+            sub_query = DIFFERENCE_RE.sub("", sub_query)  # each side is asked what it does, not how it differs
             hits = self.retriever.retrieve(sub_query, k * SIDE_POOL, filters)
             named = [h for h in hits if subject in h.chunk.text or subject in h.meta.article_title
                      or subject in (h.meta.section or "")]
