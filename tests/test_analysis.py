@@ -89,6 +89,21 @@ def test_the_asked_measure_class_matches_numbers_of_that_class_only(q, text, fou
     assert bool(unit_pattern(q).search(text)) is found
 
 
+def test_a_place_name_jieba_splits_before_its_suffix_word_stays_whole():
+    from zhibu_qa.answer.analysis import entities
+
+    assert "双桥河镇" in entities("双桥河镇的宣讲活动是什么时候开始的？")
+    assert entities("学习东丽区的经验") == ["东丽区"]  # a verb before the place is not part of it
+
+
+def test_asking_and_demonstrative_measure_words_are_not_terms():
+    from zhibu_qa.answer.features import question_terms
+
+    assert question_terms("截至目前，它累计举办过几场？") == ["截至", "累计", "举办"]
+    assert "这座" not in question_terms("这座大桥是哪一年建成的？")
+    assert "党员" in question_terms("一共有多少名党员？")
+
+
 def test_compare_subjects_keep_names_with_numerals():
     assert compare_subjects("第六村和第七村都种了什么？") == ("第六村", "第七村")
 

@@ -212,17 +212,22 @@ def _ordinal(question: str) -> int | None:
 def entities(text: str) -> list[str]:
     """Named things in a question: quoted terms, then runs of place/organisation/person words.
 
-    Example: entities("甲县水务局有几个站？") == ["甲县水务局"]
+    Example: entities("双桥河镇的“小课堂”办了几场？") == ["小课堂", "双桥河镇"]
     """
     found = list(QUOTED_RE.findall(text))
     run = ""
+    prev = ("", "x")
     for word, flag in pos_tags(QUOTED_RE.sub(" ", text)) + [("", "x")]:
         if flag in ("ns", "nt", "nr", "nz") or (run and flag in NOUNISH and word.endswith(PLACE_SUFFIXES)):
+            if not run and flag == "ns" and word.endswith(PLACE_SUFFIXES) and prev[1] in NOUNISH and len(prev[0]) <= 3:
+                run = prev[0]  # jieba split an unknown place name before its suffix word ("某桥" + "河镇")
             run += word
+            prev = (word, flag)
             continue
         if len(run) >= 2:
             found.append(run)
         run = ""
+        prev = (word, flag)
     return list(dict.fromkeys(found))
 
 

@@ -34,6 +34,8 @@ ASK_PATTERNS: dict[str, re.Pattern] = {
 
 # answer shapes in text
 _MEASURE = "个|名|位|人|项|条|次|年|月|日|天|元|万|亿|倍|户|家|所|处|件|套|场|期|批|种|类|支|座|栋|幢|辆|亩|公里|千米|米|吨|岁|分钟|小时|平方米|公顷|%|％"
+# an asking word or a demonstrative with a measure word ("几场", "多少名", "这座") asks or points; it names nothing
+DEICTIC_MEASURE_RE = re.compile(rf"^(?:几|多少|哪一?|这一?|那一?|每一?|某一?)(?:{_MEASURE}|座|场|块|期|招|届|轮)$")
 # a lone 一 before a measure word ("一项工作") is an article far more often than a count
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)?\s*(?:{_MEASURE})?|(?:[二三四五六七八九十百千万亿两几]|{_NUMERAL}{{2,6}})(?:多|余)?(?:{_MEASURE})|百分之")
 DATE_RE = re.compile(r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十]+世纪|\d+年代|[上下]半年|今年|去年|明年|近日|[春夏秋冬]季|[一二三四五六七八九十]{2,4}年")

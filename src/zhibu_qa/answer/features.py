@@ -19,6 +19,7 @@ from zhibu_qa.answer.asktype import (
     ASK_PATTERNS,
     ASK_TYPES,
     DATE_RE,
+    DEICTIC_MEASURE_RE,
     NUMBER_RE,
     answer_shapes,
     asked_types,
@@ -76,7 +77,8 @@ def question_terms(question: str) -> list[str]:
     """
     tags = _tags()
     terms = (_unglue(t) for t in cut(question))
-    return list(dict.fromkeys(t for t in terms if (len(t) >= 2 or t.isdigit()) and tags.get(t) not in FUNCTION_TAGS))
+    return list(dict.fromkeys(t for t in terms if (len(t) >= 2 or t.isdigit()) and tags.get(t) not in FUNCTION_TAGS
+                              and not DEICTIC_MEASURE_RE.match(t)))
 
 
 def term_weights(terms: Sequence[str]) -> dict[str, float]:
