@@ -89,6 +89,16 @@ def test_a_count_the_passages_give_is_answered(service_parts):
     assert not ans.refused and "80多户" in ans.text
 
 
+def test_a_question_about_an_issue_the_archive_lacks_is_refused_naming_what_it_holds(service_parts, parsed_issue):
+    retriever, source_for, corpus_has = service_parts
+    svc = AnswerService(retriever, source_for, corpus_has, selector=LearnedSelector.load(),
+                        answerability=Answerability.load(), extractive=ExtractiveAnswerer(source_for),
+                        issues=lambda: [parsed_issue.issue])
+    ans = svc.answer("2022年第3期的卷首讲了什么？")
+    assert ans.refused and "2022年第3期" in ans.text and "2024年第9期" in ans.text and not ans.citations
+    assert not svc.answer("2024年第9期的卷首讲了什么？").refused
+
+
 def test_the_refusal_threshold_decides():
     model = Answerability.load()
     assert Answerability(model.model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"

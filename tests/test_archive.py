@@ -20,7 +20,15 @@ from zhibu_qa.ingest.archive import (
     spec_matches,
 )
 from zhibu_qa.ingest.issuemeta import IssueName, issue_date, name_issue, publication_day
-from zhibu_qa.recency import NAMED_BOOST, NamedTime, RecencyOrder, named_issues, named_time
+from zhibu_qa.recency import (
+    NAMED_BOOST,
+    NamedTime,
+    RecencyOrder,
+    absent_issue,
+    absent_issue_note,
+    named_issues,
+    named_time,
+)
 from zhibu_qa.types import Chunk, ChunkMeta, Filters, Issue, Segment
 
 
@@ -124,6 +132,25 @@ def test_named_issues_fit_every_named_part():
     assert named_issues(NamedTime(2024), issues) == {"zbsh-2024-09b", "zbsh-2024-09a"}
     assert named_issues(NamedTime(2024, None, 9, "下半月"), issues) == {"zbsh-2024-09b"}
     assert named_issues(NamedTime(None, 5), issues) == {"zbsh-2023-05a"}
+
+
+@pytest.mark.parametrize("question, absent", [
+    ("2022年第3期讲了什么？", True),  # no such issue in the archive
+    ("本刊第11期的特别关注是什么？", True),
+    ("2024年第9期的卷首说了什么？", False),  # held
+    ("2023年第5期有哪些文章？", False),
+    ("2022年第3期培训班有多少人参加？", False),  # a training course, not an issue of the magazine
+    ("河东区清理了多少块牌子？", False),
+])
+def test_a_question_about_an_issue_the_archive_lacks_is_recognised(question, absent):
+    assert (absent_issue(question, list(ISSUES.values())) is not None) is absent
+
+
+def test_the_absent_issue_note_says_what_the_archive_holds():
+    note = absent_issue_note(NamedTime(2022, None, 3), list(ISSUES.values()))
+    assert "2022年第3期" in note and "共3期" in note and "2023年第5期" in note
+    documents_only = [i for i in ISSUES.values() if not i.number]
+    assert absent_issue("2022年第3期讲了什么？", documents_only) is None  # no magazine issues: nothing to check
 
 
 def test_recency_order_puts_the_newest_issue_first_among_close_scores_only():

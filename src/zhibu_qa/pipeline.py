@@ -374,6 +374,7 @@ class Pipeline:
                 retriever, self.source_for, self.corpus_has, selector=selector, answerability=answerability,
                 extractive=ExtractiveAnswerer(self.source_for, self.neighbour if mode != "naive" else None),
                 generative=generative, article_has=self.article_has, max_question_chars=s.max_question_chars, mode=mode,
+                issues=lambda: list(self.catalogue.issues.values()),
             )
         return self._services[mode]
 

@@ -147,3 +147,36 @@ class RecencyOrder:
         boosted = scores + boost * weight[self._codes[np.asarray(rows, dtype=np.int64)]] * np.abs(scores)
         order = np.argsort(-boosted, kind="stable")
         return order, boosted[order]
+
+
+# the question is about an issue of the magazine: it names the magazine, or "第N期" is followed by
+# what an issue holds, not by a noun of its own ("第3期培训班" is a training course)
+_MAGAZINE_RE = re.compile(r"本刊|杂志|期刊|刊物|支部生活")
+_ISSUE_ASK_RE = re.compile(r"第[^期]{1,3}期\s*(?:[的讲说写刊登里中上有都）)]|$|[？?，,。])")
+
+
+def absent_issue(question: str, issues: Sequence[Issue]) -> NamedTime | None:
+    """The issue a question asks about ("2023年第5期讲了什么？") when the archive holds no such issue.
+
+    Example: absent_issue("本刊第10期的主题是什么？", [Issue("i", "刊", "p", "s", year=2024, number=9)]) is not None
+    """
+    named = named_time(question)
+    if named is None or named.number is None or not any(i.number for i in issues):
+        return None
+    if not (_MAGAZINE_RE.search(question) or _ISSUE_ASK_RE.search(question)):
+        return None
+    return None if named_issues(named, issues) else named
+
+
+def issue_label(named: NamedTime) -> str:
+    """Example: issue_label(NamedTime(2023, None, 5, None)) == "2023年第5期" """
+    return (f"{named.year}年" if named.year else "") + f"第{named.number}期" + (f"（{named.half}）" if named.half else "")
+
+
+def absent_issue_note(named: NamedTime, issues: Sequence[Issue]) -> str:
+    """What the archive holds instead, for the refusal of a question about an absent issue."""
+    held = sorted((i for i in issues if i.year and i.number), key=lambda i: (i.year, i.number, i.half or ""))
+    if not held:
+        return f"知识库中没有{issue_label(named)}。"
+    span = held[0].label if len(held) == 1 else f"{held[0].label}至{held[-1].label}"
+    return f"知识库中没有{issue_label(named)}，已收录的是{span}（共{len(held)}期）。"

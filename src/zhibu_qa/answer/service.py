@@ -21,9 +21,10 @@ from zhibu_qa.answer.features import QuestionView
 from zhibu_qa.answer.generative import GenerativeAnswerer
 from zhibu_qa.answer.selector import Selector
 from zhibu_qa.errors import BackendUnavailableError, ConfigError, GenerationError
+from zhibu_qa.recency import absent_issue, absent_issue_note
 from zhibu_qa.retrieval import Retriever
 from zhibu_qa.text import normalize
-from zhibu_qa.types import Answer, Filters, Hit, Turn
+from zhibu_qa.types import Answer, Filters, Hit, Issue, Turn
 
 BACKENDS = ("extractive", "openai")
 HITS_REPORTED = 10  # hits kept on an Answer for display and retrieval metrics (hit@10)
@@ -89,7 +90,8 @@ class AnswerService:
     def __init__(self, retriever: Retriever, source_for: Callable[[str], str], corpus_has: Callable[[str], bool], *,
                  selector: Selector, answerability: Answerability, extractive: ExtractiveAnswerer,
                  generative: GenerativeAnswerer | None = None, article_has: Callable[[str, str], bool] | None = None,
-                 max_question_chars: int = 500, mode: str = "hybrid"):
+                 max_question_chars: int = 500, mode: str = "hybrid",
+                 issues: Callable[[], Sequence[Issue]] | None = None):
         self.retriever = retriever
         self.source_for = source_for
         self.corpus_has = corpus_has
@@ -100,6 +102,7 @@ class AnswerService:
         self.article_has = article_has
         self.max_question_chars = max_question_chars
         self.mode = mode
+        self.issues = issues  # the archive's issues, to refuse questions about an issue it lacks
 
     def answer(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
         return final_answer(self.stream(question, history, **kw))
@@ -113,6 +116,14 @@ class AnswerService:
         if backend == "openai" and query.rewritten and self.generative is not None:
             query = replace(query, search=self.generative.condense(query.cleaned, history, self.max_question_chars)
                             or query.search)
+        notices = (INJECTED,) if query.injected else ()
+        missing_issue = absent_issue(query.search, self.issues()) if self.issues is not None else None
+        if missing_issue is not None:  # "2023年第5期讲了什么？" with no such issue ingested
+            text = NOT_COVERED + absent_issue_note(missing_issue, self.issues())
+            yield text
+            yield self._finish(Answer(query.original, text, True, "not_covered", (), (), (), backend,
+                                      notices=notices, search_query=query.search), t0)
+            return
         hits = self.retriever.retrieve(query.search, max(k, HITS_REPORTED), filters)
         view = QuestionView.of(query.search, query.carried, self.corpus_has)
         sides = self._sides(query, k, filters)
@@ -130,7 +141,6 @@ class AnswerService:
             kind = None  # "what does 《…》 (or its section) say": the retrieved article itself answers
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
-        notices = (INJECTED,) if query.injected else ()
         if kind == "not_covered":
             text, titles = refusal_text(query, hits, ev.missing, self.mode, ev.lacks_count)
             yield text
