@@ -7,7 +7,8 @@ the asked kind of answer occurs); its threshold was chosen at training time for 
 refusals. A person, place or organisation the question names that the knowledge base never
 mentions means the magazine does not cover the subject: refused. So is a count or sum asked with
 a measure word ("多少名…", "几期", "收入多少") when no retrieved sentence holds a number with a
-measure of that class: the passages are about the subject but lack the detail. A question answered while a
+measure of that class, or a day ("哪一天") when none holds a day-level date: the passages are about
+the subject but lack the detail. A question answered while a
 quoted term of it is absent is answered as "partial", and says which term.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zhibu_qa.answer.asktype import answer_shapes
+from zhibu_qa.answer.asktype import DAY_ASK_RE, DAY_RE, answer_shapes
 from zhibu_qa.answer.features import (
     ANSWERABILITY_FEATURES,
     NO_TYPED,
@@ -47,9 +48,10 @@ class Evidence:
     # a yes/no question whose other names the passages hold: the missing name is in the claim it
     # checks ("X是Y的吗？" with Y wrong), which the passages about X answer by correcting it
     checks_claim: bool = False
-    # a count or sum with a measure word ("多少名…", "收入多少") that no retrieved sentence gives
-    # with a measure of that class: the passages are about the subject but lack the asked detail
-    lacks_count: bool = False
+    # the detail asked for that no retrieved sentence gives, however much they are about the
+    # subject: "数字" (a count or sum asked with a measure word: "多少名…", "收入多少", and no number
+    # with a measure of that class), "具体日期" (a day asked: "哪一天", and no day-level date)
+    lacks: str = ""
 
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
@@ -92,6 +94,15 @@ def checks_claim(q: QuestionView, missing: Sequence[Name], unfound: Sequence[Nam
     return any(0 <= q.text.find(n.text) < copula for n in names_of(q.text) if n not in missing and n not in unfound)
 
 
+def lacking(q: QuestionView, cands: Sequence[Candidate], row: np.ndarray) -> str:
+    """The specific detail the question asks for that no candidate sentence holds, else ""."""
+    if q.unit is not None and row[ANSWERABILITY_FEATURES.index("typed_logit")] <= NO_TYPED:
+        return "数字"
+    if DAY_ASK_RE.search(q.text) and cands and not any(DAY_RE.search(c.text) for c in cands):
+        return "具体日期"
+    return ""
+
+
 class Answerability:
     """Probability that a retrieval result answers the question, and the refusal decision."""
 
@@ -114,16 +125,15 @@ class Answerability:
         row, missing, unfound = evidence_row(q, cands, logits, rows, hits, corpus_has, more_hits, self.similarity)
         row = np.where(np.isnan(row), np.asarray(self.model.mean, dtype=row.dtype), row)
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
-        typed = row[ANSWERABILITY_FEATURES.index("typed_logit")]
         return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
                         tuple(float(x) for x in row), any(n.entity for n in missing),
-                        checks_claim(q, missing, unfound), q.unit is not None and bool(typed <= NO_TYPED))
+                        checks_claim(q, missing, unfound), lacking(q, cands, row))
 
     def decide(self, ev: Evidence) -> str | None:
         """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
 
         Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
         """
-        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim) or ev.lacks_count:
+        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim) or ev.lacks:
             return "not_covered"  # a person, place or organisation the knowledge base never names
         return "partial" if ev.missing else None

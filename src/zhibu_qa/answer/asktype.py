@@ -39,6 +39,9 @@ DEICTIC_MEASURE_RE = re.compile(rf"^(?:几|多少|哪一?|这一?|那一?|每一
 # a lone 一 before a measure word ("一项工作") is an article far more often than a count
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)?\s*(?:{_MEASURE})?|(?:[二三四五六七八九十百千万亿两几]|{_NUMERAL}{{2,6}})(?:多|余)?(?:{_MEASURE})|百分之")
 DATE_RE = re.compile(r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十]+世纪|\d+年代|[上下]半年|今年|去年|明年|近日|[春夏秋冬]季|[一二三四五六七八九十]{2,4}年")
+# a question for the day ("哪一天", "几月几日", not the span "几日内") and a day-level date in text
+DAY_ASK_RE = re.compile(r"(?:哪一?[天日]|几[日号]|哪日|具体日期)(?![内后前里来])")
+DAY_RE = re.compile(r"\d{1,2}\s*[日号]|[一二三]?十?[一二三四五六七八九十][日号]|初[一二三四五六七八九十]")
 QUOTE_RE = re.compile(r"“[^”]{1,30}”|《[^》]{1,40}》|「[^」]{1,30}」")
 REASON_RE = re.compile(r"因为|由于|为了|因此|所以|因而|于是|为此|以便|以免|导致|造成|使得|旨在|源于|原因|目的|得益于|之所以")
 METHOD_RE = re.compile(r"通过|采取|采用|利用|依托|借助|依靠|凭借|运用|实行|推行|建立|开展|实施|以.{1,8}(?:方式|形式|办法)|[一二三四五六七八九十]是")

@@ -53,13 +53,10 @@ def judge(view: QuestionView, hits: Sequence[Hit], k: int, selector: Selector, a
     return scored, ev
 
 
-NO_COUNT = "找到的段落谈到了相关内容，但没有给出所问的数字。"
-
-
 def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode: str,
-                 lacks_count: bool = False) -> tuple[str, tuple[str, ...]]:
+                 lacks: str = "") -> tuple[str, tuple[str, ...]]:
     titles = tuple(dict.fromkeys(h.meta.article_title for h in hits if h.meta.article_title))[:3]
-    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else (NO_COUNT if lacks_count else "")
+    what = f"未找到“{'”“'.join(missing[:3])}”的相关内容。" if missing else (f"找到的段落谈到了相关内容，但没有给出所问的{lacks}。" if lacks else "")
     searched = f"已检索：“{query.search[:60]}”（{mode}，{len(hits)} 个段落）。"
     closest = ("相关度最高的文章：" + "；".join(f"《{t}》" for t in titles) + "。") if titles else ""
     return NOT_COVERED + what + (ASK_IN_CHINESE if query.latin else "") + searched + closest, titles
@@ -142,7 +139,7 @@ class AnswerService:
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         if kind == "not_covered":
-            text, titles = refusal_text(query, hits, ev.missing, self.mode, ev.lacks_count)
+            text, titles = refusal_text(query, hits, ev.missing, self.mode, ev.lacks)
             yield text
             yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:HITS_REPORTED]),
                                       backend, notices=notices, search_query=query.search, suggestions=titles), t0)
