@@ -15,7 +15,7 @@ from zhibu_qa.answer.analysis import (
     rewrite_followup,
     strip_injection,
 )
-from zhibu_qa.answer.asktype import answer_shapes, asked_types, unit_pattern
+from zhibu_qa.answer.asktype import DETAIL_ASKS, answer_shapes, asked_types, unit_pattern
 from zhibu_qa.errors import InputError
 from zhibu_qa.types import Turn
 
@@ -102,6 +102,27 @@ def test_asking_and_demonstrative_measure_words_are_not_terms():
     assert question_terms("截至目前，它累计举办过几场？") == ["截至", "累计", "举办"]
     assert "这座" not in question_terms("这座大桥是哪一年建成的？")
     assert "党员" in question_terms("一共有多少名党员？")
+
+
+@pytest.mark.parametrize(("q", "what"), [
+    ("这个活动是几月几日举办的？", "具体日期"), ("展馆的地址在哪？", "具体地址"), ("服务中心的开放时间是什么？", "开放时间"),
+    ("图书馆几点开门？", "开放时间"), ("办事处的联系电话是多少？", "联系电话"),
+    ("几日内能办好？", None), ("这里是办公时间最长的地方吗？", None), ("提出了几点建议？", None),
+    ("群众打电话反映了什么问题？", None),
+])
+def test_named_details_are_recognised_by_their_asking_phrase_only(q, what):
+    assert next((w for asks, _, w in DETAIL_ASKS if asks.search(q)), None) == what
+
+
+@pytest.mark.parametrize(("what", "text", "gives"), [
+    ("具体日期", "协议于9月26日签署。", True), ("具体日期", "协议于今年9月签署。", False),
+    ("具体地址", "位于南京路义庆里20号。", True), ("具体地址", "位于市中心，交通便利。", False),
+    ("开放时间", "每天9:00至17:00开放。", True), ("开放时间", "场馆设施齐全。", False),
+    ("联系电话", "咨询电话022-12345678。", True), ("联系电话", "欢迎来电咨询。", False),
+])
+def test_a_named_detail_is_given_only_in_its_surface_form(what, text, gives):
+    pattern = next(g for _, g, w in DETAIL_ASKS if w == what)
+    assert bool(pattern.search(text)) is gives
 
 
 def test_compare_subjects_keep_names_with_numerals():

@@ -79,7 +79,8 @@ def test_absent_subject_is_refused_with_suggestions(service_parts):
 
 @pytest.mark.parametrize(("q", "lacks"), [
     ("李季达烈士有多少个子女？", "数字"), ("向阳社工学院一共培训了多少期？", "数字"), ("盆罐庄村的陶器每件售价多少？", "数字"),
-    ("数据驾驶舱是哪一天上线的？", "具体日期"),
+    ("数据驾驶舱是哪一天上线的？", "具体日期"), ("向阳社工学院的地址是什么？", "具体地址"),
+    ("福缘里小区的物业电话是多少？", "联系电话"), ("盆罐庄村的陶艺馆几点开门？", "开放时间"),
 ])
 def test_a_detail_the_passages_never_give_is_refused(service_parts, q, lacks):
     ans = make_service(service_parts, threshold=0.0).answer(q)  # refused even where the model would answer
@@ -90,6 +91,7 @@ def test_a_detail_the_passages_never_give_is_refused(service_parts, q, lacks):
 def test_a_count_the_passages_give_is_answered(service_parts):
     ans = make_service(service_parts, threshold=0.0).answer("福缘里小区有多少户居民？")
     assert not ans.refused and "80多户" in ans.text
+    assert not make_service(service_parts, threshold=0.0).answer("李季达设立地委机关的住处在哪条路上？").refused
 
 
 def test_a_question_about_an_issue_the_archive_lacks_is_refused_naming_what_it_holds(service_parts, parsed_issue):

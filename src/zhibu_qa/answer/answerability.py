@@ -7,8 +7,8 @@ the asked kind of answer occurs); its threshold was chosen at training time for 
 refusals. A person, place or organisation the question names that the knowledge base never
 mentions means the magazine does not cover the subject: refused. So is a count or sum asked with
 a measure word ("多少名…", "几期", "收入多少") when no retrieved sentence holds a number with a
-measure of that class, or a day ("哪一天") when none holds a day-level date: the passages are about
-the subject but lack the detail. A question answered while a
+measure of that class, or a day, a street address, opening hours or a telephone number when none
+gives one (`asktype.DETAIL_ASKS`): the passages are about the subject but lack the detail. A question answered while a
 quoted term of it is absent is answered as "partial", and says which term.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zhibu_qa.answer.asktype import DAY_ASK_RE, DAY_RE, answer_shapes
+from zhibu_qa.answer.asktype import DETAIL_ASKS, answer_shapes
 from zhibu_qa.answer.features import (
     ANSWERABILITY_FEATURES,
     NO_TYPED,
@@ -50,7 +50,7 @@ class Evidence:
     checks_claim: bool = False
     # the detail asked for that no retrieved sentence gives, however much they are about the
     # subject: "数字" (a count or sum asked with a measure word: "多少名…", "收入多少", and no number
-    # with a measure of that class), "具体日期" (a day asked: "哪一天", and no day-level date)
+    # with a measure of that class), or a detail of `asktype.DETAIL_ASKS` ("具体日期", "具体地址", …)
     lacks: str = ""
 
 
@@ -98,8 +98,9 @@ def lacking(q: QuestionView, cands: Sequence[Candidate], row: np.ndarray) -> str
     """The specific detail the question asks for that no candidate sentence holds, else ""."""
     if q.unit is not None and row[ANSWERABILITY_FEATURES.index("typed_logit")] <= NO_TYPED:
         return "数字"
-    if DAY_ASK_RE.search(q.text) and cands and not any(DAY_RE.search(c.text) for c in cands):
-        return "具体日期"
+    for asks, gives, what in DETAIL_ASKS:
+        if asks.search(q.text) and cands and not any(gives.search(c.text) for c in cands):
+            return what
     return ""
 
 

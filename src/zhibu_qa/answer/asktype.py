@@ -39,9 +39,21 @@ DEICTIC_MEASURE_RE = re.compile(rf"^(?:几|多少|哪一?|这一?|那一?|每一
 # a lone 一 before a measure word ("一项工作") is an article far more often than a count
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)?\s*(?:{_MEASURE})?|(?:[二三四五六七八九十百千万亿两几]|{_NUMERAL}{{2,6}})(?:多|余)?(?:{_MEASURE})|百分之")
 DATE_RE = re.compile(r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十]+世纪|\d+年代|[上下]半年|今年|去年|明年|近日|[春夏秋冬]季|[一二三四五六七八九十]{2,4}年")
-# a question for the day ("哪一天", "几月几日", not the span "几日内") and a day-level date in text
-DAY_ASK_RE = re.compile(r"(?:哪一?[天日]|几[日号]|哪日|具体日期)(?![内后前里来])")
-DAY_RE = re.compile(r"\d{1,2}\s*[日号]|[一二三]?十?[一二三四五六七八九十][日号]|初[一二三四五六七八九十]")
+# Details a reader asks for by name that a passage gives in one surface form, else not at all:
+# (what is asked, how the text gives it, what the refusal says is missing).
+DETAIL_ASKS: tuple[tuple[re.Pattern, re.Pattern, str], ...] = (
+    # a day ("哪一天", "几月几日"; not the span "几日内")
+    (re.compile(r"(?:哪一?[天日]|几[日号]|哪日|具体日期)(?![内后前里来])"),
+     re.compile(r"\d{1,2}\s*[日号]|[一二三]?十?[一二三四五六七八九十][日号]|初[一二三四五六七八九十]"), "具体日期"),
+    # a street address: a house number, or a crossing of two roads
+    (re.compile(r"地址|门牌|哪条(?:路|街|马路|胡同|巷)"),
+     re.compile(r"\d+\s*号|[路街道](?:与|和)[\u4e00-\u9fff]{1,6}[路街道](?:交口|交叉口|路口)"), "具体地址"),
+    # opening hours ("开放时间是什么", "几点开门"; not "办公时间最长", "几点建议")
+    (re.compile(r"(?:开放|营业|办公|服务|接待)时间(?:是|为)?(?:什么|几点|怎样|如何|多久|[？?]|$)|几点(?:开门|关门|营业|开放|上班|下班|开始|结束)"),
+     re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*[点时]|[上下]午|早上|晚上|全天|24小时|周[一二三四五六日末]|星期|节假日"), "开放时间"),
+    # a telephone number or hotline
+    (re.compile(r"(?:电话|手机|热线)(?:号码?)?(?:是|为)?(?:多少|什么|几号)|联系方式|联系电话"), re.compile(r"\d{5,}|\d{3,4}\s*[-－]\s*\d{7,8}"), "联系电话"),
+)
 QUOTE_RE = re.compile(r"“[^”]{1,30}”|《[^》]{1,40}》|「[^」]{1,30}」")
 REASON_RE = re.compile(r"因为|由于|为了|因此|所以|因而|于是|为此|以便|以免|导致|造成|使得|旨在|源于|原因|目的|得益于|之所以")
 METHOD_RE = re.compile(r"通过|采取|采用|利用|依托|借助|依靠|凭借|运用|实行|推行|建立|开展|实施|以.{1,8}(?:方式|形式|办法)|[一二三四五六七八九十]是")
