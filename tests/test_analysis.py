@@ -125,6 +125,13 @@ def test_a_named_detail_is_given_only_in_its_surface_form(what, text, gives):
     assert bool(pattern.search(text)) is gives
 
 
+def test_administrative_places_are_not_kinds_of_area():
+    from zhibu_qa.answer.names import is_admin_place
+
+    assert all(map(is_admin_place, ["河西区", "双桥河镇", "盆罐庄村", "向阳楼街道", "蓟州区"]))
+    assert not any(map(is_admin_place, ["亚洲地区", "老旧小区", "工业园区", "全市", "社区", "功能区", "服务区"]))
+
+
 def test_compare_subjects_keep_names_with_numerals():
     assert compare_subjects("第六村和第七村都种了什么？") == ("第六村", "第七村")
 

@@ -104,6 +104,14 @@ def test_a_question_about_an_issue_the_archive_lacks_is_refused_naming_what_it_h
     assert not svc.answer("2024年第9期的卷首讲了什么？").refused
 
 
+def test_a_district_the_quoted_passages_never_name_is_refused_and_the_right_one_answered(service_parts):
+    tail = "的社工学院把社区打造成现场教学点，让书记讲给社工听，具体是怎么做的？"
+    other = make_service(service_parts).answer("河西区" + tail)  # named only in the masthead's address
+    assert other.refused and "河西区" in other.text and not other.citations
+    right = make_service(service_parts).answer("河东区" + tail)
+    assert not right.refused and "现场教学点" in right.text
+
+
 def test_the_refusal_threshold_decides():
     model = Answerability.load()
     assert Answerability(model.model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"

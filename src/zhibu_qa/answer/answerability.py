@@ -8,7 +8,9 @@ refusals. A person, place or organisation the question names that the knowledge 
 mentions means the magazine does not cover the subject: refused. So is a count or sum asked with
 a measure word ("多少名…", "几期", "收入多少") when no retrieved sentence holds a number with a
 measure of that class, or a day, a street address, opening hours or a telephone number when none
-gives one (`asktype.DETAIL_ASKS`): the passages are about the subject but lack the detail. A question answered while a
+gives one (`asktype.DETAIL_ASKS`): the passages are about the subject but lack the detail. So is a
+district, town or village of the question that the knowledge base names elsewhere but none of the
+passages does: they are about another place (a comparison is judged side by side instead). A question answered while a
 quoted term of it is absent is answered as "partial", and says which term.
 """
 
@@ -30,7 +32,7 @@ from zhibu_qa.answer.features import (
     typed_best,
 )
 from zhibu_qa.answer.learned import DATA_DIR, LinearModel, TreeModel, load_model
-from zhibu_qa.answer.names import Name, missing_names, names_of, unfound_names
+from zhibu_qa.answer.names import Name, is_admin_place, missing_names, names_of, unfound_names
 from zhibu_qa.answer.similarity import SentenceSimilarity
 from zhibu_qa.types import Hit
 
@@ -52,6 +54,9 @@ class Evidence:
     # subject: "数字" (a count or sum asked with a measure word: "多少名…", "收入多少", and no number
     # with a measure of that class), or a detail of `asktype.DETAIL_ASKS` ("具体日期", "具体地址", …)
     lacks: str = ""
+    # administrative places of the question (a district, a town) the knowledge base names elsewhere
+    # but none of the passages does: the passages are about another place
+    elsewhere: tuple[str, ...] = ()
 
 
 def evidence_row(q: QuestionView, cands: Sequence[Candidate], logits: np.ndarray, rows: np.ndarray,
@@ -104,6 +109,15 @@ def lacking(q: QuestionView, cands: Sequence[Candidate], row: np.ndarray) -> str
     return ""
 
 
+def elsewhere(q: QuestionView, cands: Sequence[Candidate], hits: Sequence[Hit], more_hits: Sequence[Hit],
+              missing: Sequence[Name]) -> tuple[str, ...]:
+    """Administrative places of the question that none of the passages the answer would quote
+    (those the candidates come from, and `more_hits`) names."""
+    top = hits[:max(c.hit_index for c in cands) + 1] if cands else []
+    return tuple(n.text for n in unfound_names(names_of(q.text), [*top, *more_hits], missing)
+                 if n.entity and is_admin_place(n.text))
+
+
 class Answerability:
     """Probability that a retrieval result answers the question, and the refusal decision."""
 
@@ -128,13 +142,14 @@ class Answerability:
         p = float(self.model.probabilities(row)[0]) if hits else 0.0
         return Evidence(p, tuple(n.text for n in missing), tuple(n.text for n in unfound),
                         tuple(float(x) for x in row), any(n.entity for n in missing),
-                        checks_claim(q, missing, unfound), lacking(q, cands, row))
+                        checks_claim(q, missing, unfound), lacking(q, cands, row),
+                        elsewhere(q, cands, hits, more_hits, missing))
 
     def decide(self, ev: Evidence) -> str | None:
         """None (answer), "not_covered" (refuse) or "partial" (answer, naming what is missing).
 
         Example: Answerability(model, threshold=0.5).decide(Evidence(0.2, (), ())) == "not_covered"
         """
-        if ev.probability < self.threshold or (ev.missing_entity and not ev.checks_claim) or ev.lacks:
+        if ev.probability < self.threshold or ((ev.missing_entity or ev.elsewhere) and not ev.checks_claim) or ev.lacks:
             return "not_covered"  # a person, place or organisation the knowledge base never names
         return "partial" if ev.missing else None

@@ -29,6 +29,23 @@ def _asking(word: str) -> bool:
 PLACE_ORG_RE = re.compile(r"(?:省|市|区|县|旗|镇|乡|村|街道|社区|新区|局|委|厅|署|院|所|校|大学|学院|中学|小学|医院|公司|集团|中心|协会|学会|基金会|银行|党委|支部|工委)$")
 
 
+# An administrative place (a district, county, town, village, street office); words that end like
+# one but name a kind of area (地区, 小区, 园区) are not places of their own.
+ADMIN_PLACE_RE = re.compile(r"(?:省|市|区|县|镇|乡|村|街道|旗)$")
+GENERIC_AREA_RE = re.compile(r"(?:地区|城区|市区|郊区|园区|小区|景区|山区|矿区|灾区|辖区|片区|街区|校区|选区|社区|农村|乡村|城市|都市|城乡|本市|全市|全区|全县|该市|该区|该县)$")
+
+
+def is_admin_place(name: str) -> bool:
+    """Ends like a district or town and holds a name jieba tags as one ("功能区", "服务区" do not).
+
+    Example: is_admin_place("东丽区") and not is_admin_place("亚洲地区")
+    """
+    from zhibu_qa.answer.asktype import pos_flags
+
+    return (bool(ADMIN_PLACE_RE.search(name)) and not GENERIC_AREA_RE.search(name) and len(name) >= 3
+            and bool(pos_flags(name)))
+
+
 @dataclass(frozen=True)
 class Name:
     text: str

@@ -139,7 +139,7 @@ class AnswerService:
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         if kind == "not_covered":
-            text, titles = refusal_text(query, hits, ev.missing, self.mode, ev.lacks)
+            text, titles = refusal_text(query, hits, ev.missing or ev.elsewhere, self.mode, ev.lacks)
             yield text
             yield self._finish(Answer(query.original, text, True, "not_covered", (), (), tuple(hits[:HITS_REPORTED]),
                                       backend, notices=notices, search_query=query.search, suggestions=titles), t0)
