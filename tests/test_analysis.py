@@ -84,6 +84,8 @@ def test_answer_shapes_are_surface_forms():
     ("刊物一共出了多少期？", "2024年第9期", False),  # an ordinal counts nothing
     ("小组一开始有几个人？", "最初只有13人", True),  # 个 before 人 counts people
     ("村里有多少名教师？", "全村有学校3所", False),
+    ("全村的党员总数是多少？", "现有党员74名", True),  # a count of people without a measure word
+    ("参加的人数有多少？", "活动吸引了3000余人次", True),
 ])
 def test_the_asked_measure_class_matches_numbers_of_that_class_only(q, text, found):
     assert bool(unit_pattern(q).search(text)) is found

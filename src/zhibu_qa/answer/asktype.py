@@ -155,6 +155,9 @@ MONEY_UNITS = "(?:[美欧日港澳韩台银]|人民币|新台币)?元|块钱|英
 # Nouns of money: "收入是多少" asks for a sum of money although no measure word follows 多少.
 MONEY_NOUNS = "收入|收费|费用|经费|价格|价钱|定价|票价|售价|工资|薪酬|报酬|资金|投资|投入|成本|花费|开支|金额|营业额|销售额|产值|利润|税收|预算|补贴|奖金|捐款|罚款|租金|学费"
 MONEY_ASK_RE = re.compile(rf"(?:{MONEY_NOUNS})(?:了|是|为|有|达到?|共|一共|总共|大概|大约|约|需要|要)*多少(?![个项件名位人次天年])|多少(?:{MONEY_NOUNS})")
+# "党员总数是多少", "人数有多少": a count of people asked without a measure word (a noun of people:
+# an agent suffix such as 员/民/者/师, or 人数 itself)
+PEOPLE_COUNT_RE = re.compile(r"(?:[\u4e00-\u9fff](?:员|民|者|师|生|工|兵|人)(?:总数|数量|总量)|人数)(?:是|为|有|达到?|共|一共|总共|大概|大约|约)*多少")
 # a numeral right before the number is part of it; 第 makes it an ordinal ("第9期" counts nothing)
 _NOT_INSIDE = r"(?<![第\d.一二三四五六七八九十百千万两])"
 
@@ -172,6 +175,8 @@ def unit_pattern(question: str) -> re.Pattern | None:
             unit = "人"  # 个 is the general measure word: "几个人" counts people ("13人", "5名")
     elif MONEY_ASK_RE.search(question):
         unit = "元"
+    elif PEOPLE_COUNT_RE.search(question):
+        unit = "人"
     else:
         return None
     alts = MONEY_UNITS if unit == "元" else next((c for c in UNIT_CLASSES if unit in c.split("|")), re.escape(unit))
