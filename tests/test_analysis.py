@@ -81,6 +81,7 @@ def test_answer_shapes_are_surface_forms():
     ("这座楼有多少栋？", "共建成12幢住宅", True),  # a measure word of the same class
     ("工程投资了多少？", "总投资3.5亿元", True),  # a money noun asks for a sum without a measure word
     ("这笔经费是多少？", "出资150万美元", True),  # any currency
+    ("活动收到了多少赞助？", "共接受赞助两万余元", True),
     ("刊物一共出了多少期？", "2024年第9期", False),  # an ordinal counts nothing
     ("小组一开始有几个人？", "最初只有13人", True),  # 个 before 人 counts people
     ("村里有多少名教师？", "全村有学校3所", False),

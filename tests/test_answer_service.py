@@ -88,6 +88,27 @@ def test_a_detail_the_passages_never_give_is_refused(service_parts, q, lacks):
     assert f"没有给出所问的{lacks}" in ans.text
 
 
+def test_a_count_answer_also_quotes_the_next_best_sentence_with_the_asked_measure_word():
+    import numpy as np
+
+    from zhibu_qa.answer.base import Scored
+    from zhibu_qa.answer.extractive import TYPED_MARGIN, _Draft, _fact
+    from zhibu_qa.answer.features import Candidate, QuestionView
+
+    texts = ["两位老人及时获得了救助。", "平台已为3900余名老人提供服务。", "社区还开展了文化活动。"]
+    cands = tuple(Candidate(0, 0, len(t), t, i, len(texts)) for i, t in enumerate(texts))
+    view = QuestionView.of("平台为多少名老人提供了服务？", (), lambda t: True)
+
+    def chosen(gap: float) -> list[str]:
+        draft = _Draft([])
+        _fact(Scored(view, cands, np.zeros((3, 1)), np.asarray([3.0, 3.0 - gap, -9.0])), draft, 200)
+        return [c.text for c in draft.chosen]
+
+    # the best sentence gives a count by the way; the total asked for scores lower
+    assert texts[1] in chosen(TYPED_MARGIN - 0.5)
+    assert texts[1] not in chosen(TYPED_MARGIN + 0.5) and texts[2] not in chosen(1.0)
+
+
 def test_a_count_the_passages_give_is_answered(service_parts):
     ans = make_service(service_parts, threshold=0.0).answer("福缘里小区有多少户居民？")
     assert not ans.refused and "80多户" in ans.text

@@ -153,7 +153,7 @@ NAME_ASK_RE = re.compile(r"叫(?:什么|啥)|(?:名称|名字|称号)(?:是|叫)
 # A sum of money in any currency ("150万美元", "3.5亿元", "20英镑").
 MONEY_UNITS = "(?:[美欧日港澳韩台银]|人民币|新台币)?元|块钱|英?镑|卢布|法郎|马克|美金"
 # Nouns of money: "收入是多少" asks for a sum of money although no measure word follows 多少.
-MONEY_NOUNS = "收入|收费|费用|经费|价格|价钱|定价|票价|售价|工资|薪酬|报酬|资金|投资|投入|成本|花费|开支|金额|营业额|销售额|产值|利润|税收|预算|补贴|奖金|捐款|罚款|租金|学费"
+MONEY_NOUNS = "收入|营收|收益|收费|费用|经费|价格|价钱|定价|票价|售价|工资|薪酬|报酬|资金|投资|投入|成本|花费|开支|金额|营业额|销售额|产值|利润|分红|税收|预算|拨款|补贴|补助|奖金|奖励|赞助|捐助|捐赠|捐款|罚款|租金|学费"
 MONEY_ASK_RE = re.compile(rf"(?:{MONEY_NOUNS})(?:了|是|为|有|达到?|共|一共|总共|大概|大约|约|需要|要)*多少(?![个项件名位人次天年])|多少(?:{MONEY_NOUNS})")
 # "党员总数是多少", "人数有多少": a count of people asked without a measure word (a noun of people:
 # an agent suffix such as 员/民/者/师, or 人数 itself)

@@ -27,6 +27,9 @@ BUDGET = {"factoid": 200, "number": 200, "list": 420, "explain": 380, "compare":
 # A second sentence joins a factual answer when its logit is within this margin of the best one
 # (chosen on the MRC training split: two candidate sentences beat one wrong guess, at a length cost).
 RUNNER_UP_MARGIN = 2.0
+# sentences with a number of the asked measure word that join a count's answer, and how far below
+# the best they may score (chosen on the tuning part; the MRC training sample did not move)
+TYPED_SENTENCES, TYPED_MARGIN = 2, 3.5
 REQUIRE_MARGIN = 1.0  # logit gap within which a sentence of the asked shape beats one without
 READ_ON_MARGIN = 3.0  # an explanation reads on while the next sentence scores within this of the best
 ITEM_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．]|第[一二三四五六七八九十]+[，,、]|首先|其次|再次|最后)")
@@ -94,6 +97,13 @@ def _fact(s: Scored, draft: _Draft, budget: int, offset: int = 0) -> None:
         if s.logits[i] < s.logits[best] - RUNNER_UP_MARGIN:
             break
         draft.add(_shift(s.cands[i], offset), budget)
+    if s.view.unit is not None:
+        # a count asked with a measure word: the two best sentences that give a number with it (a
+        # passage often states a small count by the way before the total asked for)
+        typed = [i for i in order if s.view.unit.search(s.cands[i].text)][:TYPED_SENTENCES]
+        for i in typed:
+            if s.logits[i] >= s.logits[order[0]] - TYPED_MARGIN:
+                draft.add(_shift(s.cands[i], offset), budget)
 
 
 def _typed_for_side(s: Scored, draft: _Draft, budget: int, offset: int) -> None:
