@@ -135,6 +135,27 @@ def test_administrative_places_are_not_kinds_of_area():
     assert not any(map(is_admin_place, ["亚洲地区", "老旧小区", "工业园区", "全市", "社区", "功能区", "服务区"]))
 
 
+@pytest.mark.parametrize(("q", "column"), [
+    ("卷首提到了哪些要求？", "卷首"), ("“党风”栏目这篇文章讲了什么？", "党风"), ("特别关注中提到了哪些区？", "特别关注"),
+    ("“两企三新”党建栏目里有几篇文章？", "“两企三新”党建"),
+    ("京津冀公安推出了什么？", None), ("党风廉政建设怎么抓？", None), ("在“两企三新”党建上有什么做法？", None),
+])
+def test_a_column_counts_as_named_only_when_the_question_speaks_of_it(q, column):
+    from zhibu_qa.answer.analysis import named_column
+
+    assert named_column(q, ["特别关注", "“两企三新”党建", "党风", "卷首", "京津冀", "要闻"]) == column
+
+
+@pytest.mark.parametrize(("q", "asks"), [
+    ("这篇评论的作者是谁？", True), ("这篇文章是谁写的？", True), ("是哪位部长写的？", True),
+    ("社区工作者怎么减负？", False), ("他写了哪些书？", False), ("创作者有哪些？", False),
+])
+def test_author_questions_are_recognised(q, asks):
+    from zhibu_qa.answer.bylines import asks_author
+
+    assert asks_author(q) is asks
+
+
 def test_compare_subjects_keep_names_with_numerals():
     assert compare_subjects("第六村和第七村都种了什么？") == ("第六村", "第七村")
 

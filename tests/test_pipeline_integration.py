@@ -46,6 +46,22 @@ def test_answers_contain_the_facts_and_cite_exact_spans(pipeline, question, fact
         assert pipeline.source_for(answer.hits[0].chunk.issue_id)[c.char_start:c.char_end] == c.quote
 
 
+@pytest.mark.parametrize(("question", "column"), [("卷首文章里提出了什么要求？", "卷首"), ("“党风”栏目谈了哪些纪律要求？", "党风")])
+def test_a_question_naming_a_column_is_answered_from_that_column(pipeline, question, column):
+    answer = pipeline.ask(question)
+    assert not answer.refused and answer.citations
+    assert {c.column for c in answer.citations} == {column}
+
+
+@pytest.mark.parametrize(("question", "author"), [("求志里那篇文章是谁写的？", "曹冬梅"), ("“党风”栏目这期的作者是谁？", "管强")])
+def test_the_author_is_quoted_from_the_byline(pipeline, question, author):
+    answer = pipeline.ask(question)
+    assert not answer.refused and author in answer.text
+    (c,) = answer.citations
+    assert c.quote.startswith("文 / ") and author in c.authors
+    assert pipeline.source_for(c.issue_id)[c.char_start:c.char_end] == c.quote
+
+
 def test_unanswerable_question_is_refused_with_closest_articles(pipeline):
     answer = pipeline.ask("东丽区的农民合作社去年分红多少钱？")
     assert answer.refused and answer.refusal_kind == "not_covered"

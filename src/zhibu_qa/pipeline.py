@@ -171,7 +171,7 @@ class Pipeline:
 
     # ---- index ---------------------------------------------------------------------------------
     def _reset_index(self) -> None:
-        for name in ("index", "sources", "corpus_blob", "article_blobs", "_next_row"):
+        for name in ("index", "sources", "corpus_blob", "article_blobs", "_next_row", "column_names"):
             self.__dict__.pop(name, None)
         self._retrievers.clear()
         self._services.clear()
@@ -302,6 +302,10 @@ class Pipeline:
     def article_blobs(self) -> dict[str, str]:
         return lookups.article_blobs(self.index)
 
+    @cached_property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(sorted({m.column for m in self.index.metas if m.column}))
+
     def article_has(self, article_id: str, term: str) -> bool:
         return lookups.fold(term) in self.article_blobs.get(article_id, "")
 
@@ -374,7 +378,7 @@ class Pipeline:
                 retriever, self.source_for, self.corpus_has, selector=selector, answerability=answerability,
                 extractive=ExtractiveAnswerer(self.source_for, self.neighbour if mode != "naive" else None),
                 generative=generative, article_has=self.article_has, max_question_chars=s.max_question_chars, mode=mode,
-                issues=lambda: list(self.catalogue.issues.values()),
+                issues=lambda: list(self.catalogue.issues.values()), columns=lambda: self.column_names,
             )
         return self._services[mode]
 

@@ -289,3 +289,23 @@ def analyse(question: str, history: Sequence[Turn] = (), *, max_chars: int = 500
     search = rewrite_followup(cleaned, history) if rewritten else cleaned
     carried = tuple(w for w in cut(search) if w not in cleaned) if rewritten else ()
     return Query(q, cleaned, search, classify(search), injected, rewritten, is_latin(cleaned), carried)
+
+
+# after a column's name, what shows the question is about that column: a word for the column or one
+# of its pieces, or a verb of saying ("卷首提到…", "“党风”栏目这篇文章…"), not a noun of its own
+_COLUMN_REF = r"(?:里|中|上)?(?:栏目|专栏|板块|版块|一栏|导语|开篇|这篇|那篇|文章|提到|提出|说|讲|写|谈|指出|强调|介绍)"
+_QUOTES_RE = re.compile(r"[“”「」『』\"]")
+
+
+def named_column(question: str, columns: Sequence[str]) -> str | None:
+    """The magazine column a question names as such, the longest first.
+
+    Example: named_column("卷首提到了哪些要求？", ["卷首", "要闻"]) == "卷首"
+    """
+    plain_q = _QUOTES_RE.sub("", question)
+    plain = {c: _QUOTES_RE.sub("", c) for c in columns if c}
+    for column in sorted(plain, key=lambda c: -len(plain[c])):
+        name = plain[column]
+        if len(name) >= 2 and re.search(rf"{re.escape(name)}{_COLUMN_REF}", plain_q):
+            return column
+    return None

@@ -18,6 +18,7 @@ import numpy as np
 from zhibu_qa.answer.analysis import Query
 from zhibu_qa.answer.asktype import answer_shapes
 from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored, pieces
+from zhibu_qa.answer.bylines import asks_author, byline
 from zhibu_qa.answer.citing import compose
 from zhibu_qa.answer.features import SENTENCE_FEATURES, Candidate, candidates, holds_asked
 from zhibu_qa.types import Answer, Hit
@@ -206,7 +207,11 @@ class ExtractiveAnswerer(Answerer):
         intent = query.intent
         budget = BUDGET.get(intent, 200)
         draft = _Draft(list(request.hits))
-        if intent == "compare" and request.sides:
+        author = byline(request.hits, self.source_for) if asks_author(query.search) else None
+        if author is not None:  # who wrote it: the article's byline line
+            draft.hits.append(author[0])
+            draft.add(_shift(author[1], len(draft.hits) - 1), budget)
+        elif intent == "compare" and request.sides:
             for n, (side_hits, side) in enumerate(request.sides, 1):
                 if not side.cands:
                     continue

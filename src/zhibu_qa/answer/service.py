@@ -13,9 +13,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from zhibu_qa.answer.analysis import CONJUNCTIONS, Query, analyse, compare_subjects, question_parts
+from zhibu_qa.answer.analysis import (
+    CONJUNCTIONS,
+    Query,
+    analyse,
+    compare_subjects,
+    named_column,
+    question_parts,
+)
 from zhibu_qa.answer.answerability import Answerability, Evidence
 from zhibu_qa.answer.base import AnswerRequest, Scored, pieces
+from zhibu_qa.answer.bylines import asks_author, byline
 from zhibu_qa.answer.extractive import ExtractiveAnswerer, scored_from
 from zhibu_qa.answer.features import QuestionView
 from zhibu_qa.answer.generative import GenerativeAnswerer
@@ -66,17 +74,19 @@ def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode
 DIFFERENCE_RE = re.compile(r"(?:有|存在)?(?:什么|啥|哪些|何)?(?:不同|区别|差异|异同|不一样)(?:之处|的地方|在哪里?)?的?")
 TITLE_RE = re.compile(r"《([^》]{2,60})》")
 # verbs of saying/contents: the question asks what a text says, not a detail of its subject
-SAYS_RE = re.compile(r"[讲说写谈介绍论述]了?(?:些)?(?:什么|啥|哪些)|(?:主要|大致|具体)?内容|讲的是|说的是|讲述|概括|概要|要点|大意")
+SAYS_RE = re.compile(r"(?:[讲说写谈论述]|介绍|提出|提到|强调|指出)了?(?:些)?(?:什么|啥|哪些)|(?:主要|大致|具体)?内容|讲的是|说的是|讲述|概括|概要|要点|大意")
 
 
-def asks_about_found_article(view: QuestionView, hits: Sequence[Hit]) -> bool:
-    """A question that names an article by its title in 《》, asks what it says (a verb of saying or
-    "contents") and no specific detail (a number, date, name, place), and whose passages come from
-    that article: a request for what the article says
-    ("《…》中“…”一节讲了什么？", the chat's own follow-up suggestions).
+def asks_about_found_article(view: QuestionView, hits: Sequence[Hit], column: str | None = None) -> bool:
+    """A question that names an article by its title in 《》 (or names a column, `column`), asks what
+    it says (a verb of saying or "contents") and no specific detail (a number, date, name, place),
+    and whose passages come from that article (column): a request for what it says
+    ("《…》中“…”一节讲了什么？", "卷首提出了哪些要求？", the chat's own follow-up suggestions).
     """
     if view.asked - {"list", "method", "reason", "definition", "yesno"} or not SAYS_RE.search(view.text):
         return False
+    if column is not None and hits and all(h.meta.column == column for h in hits):
+        return True
     titles = {normalize(t) for t in TITLE_RE.findall(view.text)}
     return bool(titles) and any(normalize(h.meta.article_title) in titles for h in hits)
 
@@ -88,7 +98,8 @@ class AnswerService:
                  selector: Selector, answerability: Answerability, extractive: ExtractiveAnswerer,
                  generative: GenerativeAnswerer | None = None, article_has: Callable[[str, str], bool] | None = None,
                  max_question_chars: int = 500, mode: str = "hybrid",
-                 issues: Callable[[], Sequence[Issue]] | None = None):
+                 issues: Callable[[], Sequence[Issue]] | None = None,
+                 columns: Callable[[], Sequence[str]] | None = None):
         self.retriever = retriever
         self.source_for = source_for
         self.corpus_has = corpus_has
@@ -100,6 +111,7 @@ class AnswerService:
         self.max_question_chars = max_question_chars
         self.mode = mode
         self.issues = issues  # the archive's issues, to refuse questions about an issue it lacks
+        self.columns = columns  # the magazine's column names, to search the column a question names
 
     def answer(self, question: str, history: Sequence[Turn] = (), **kw) -> Answer:
         return final_answer(self.stream(question, history, **kw))
@@ -121,7 +133,7 @@ class AnswerService:
             yield self._finish(Answer(query.original, text, True, "not_covered", (), (), (), backend,
                                       notices=notices, search_query=query.search), t0)
             return
-        hits = self.retriever.retrieve(query.search, max(k, HITS_REPORTED), filters)
+        hits, filters, column = self._search(query.search, max(k, HITS_REPORTED), filters)
         view = QuestionView.of(query.search, query.carried, self.corpus_has)
         sides = self._sides(query, k, filters)
         scored, ev = judge(view, hits, k, self.selector, self.answerability, self.corpus_has,
@@ -134,8 +146,11 @@ class AnswerService:
                 for side_hits, side in sides if side.cands]
             if side_kinds and all(k != "not_covered" for k in side_kinds):
                 kind = None
-        if kind == "not_covered" and not ev.missing_entity and asks_about_found_article(view, hits[:k]):
+        if kind == "not_covered" and not ev.missing_entity and asks_about_found_article(view, hits[:k], column):
             kind = None  # "what does 《…》 (or its section) say": the retrieved article itself answers
+        if kind == "not_covered" and not ev.missing_entity and asks_author(view.text) \
+                and byline(hits[:k], self.source_for) is not None:
+            kind = None  # who wrote it: the best passage's article names its author
         if query.latin and not any(self.corpus_has(t) for t in view.weights):
             kind = "not_covered"  # no word of a Latin-script question occurs in the (Chinese) sources
         if kind == "not_covered":
@@ -158,6 +173,17 @@ class AnswerService:
             yield note
         yield self._finish(replace(answer, question=query.original, search_query=query.search,
                                    notices=notices + answer.notices, hits=tuple(hits[:HITS_REPORTED])), t0)
+
+    def _search(self, search: str, k: int, filters: Filters) -> tuple[list[Hit], Filters, str | None]:
+        """Retrieve; a question that names a column ("卷首提到…", "“党风”栏目…") searches that column
+        (unless the filters already choose columns, or the column holds nothing that matches)."""
+        column = named_column(search, self.columns()) if self.columns is not None and not filters.columns else None
+        if column is not None:
+            narrowed = replace(filters, columns=(column,))
+            hits = self.retriever.retrieve(search, k, narrowed)
+            if hits:
+                return hits, narrowed, column
+        return self.retriever.retrieve(search, k, filters), filters, None
 
     def _generate(self, request: AnswerRequest):
         """Run the model backend; (None, notices) when it is missing or fails."""
