@@ -109,6 +109,24 @@ def test_a_count_answer_also_quotes_the_next_best_sentence_with_the_asked_measur
     assert texts[1] not in chosen(TYPED_MARGIN + 0.5) and texts[2] not in chosen(1.0)
 
 
+def test_a_list_answer_prefers_an_enumeration_of_the_asked_kind():
+    import numpy as np
+
+    from zhibu_qa.answer.base import Scored
+    from zhibu_qa.answer.extractive import LIST_ECHO_MARGIN, _echoing
+    from zhibu_qa.answer.features import Candidate, QuestionView
+
+    texts = ["服务站于去年建成并投入使用。", "站内设有阅览区、休息区、就餐区等。"]
+    cands = tuple(Candidate(0, 0, len(t), t, i, len(texts)) for i, t in enumerate(texts))
+    view = QuestionView.of("服务站里有哪些功能区？", (), lambda t: True)
+
+    def best(gap: float) -> int:
+        return _echoing(Scored(view, cands, np.zeros((2, 1)), np.asarray([1.0, 1.0 - gap])), 0)
+
+    assert best(LIST_ECHO_MARGIN - 0.5) == 1  # the members of 功能区 end in 区
+    assert best(LIST_ECHO_MARGIN + 0.5) == 0
+
+
 def test_a_count_the_passages_give_is_answered(service_parts):
     ans = make_service(service_parts, threshold=0.0).answer("福缘里小区有多少户居民？")
     assert not ans.refused and "80多户" in ans.text

@@ -21,6 +21,7 @@ from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored, pieces
 from zhibu_qa.answer.bylines import asks_author, byline
 from zhibu_qa.answer.citing import compose
 from zhibu_qa.answer.features import SENTENCE_FEATURES, Candidate, candidates, holds_asked
+from zhibu_qa.text import cut
 from zhibu_qa.types import Answer, Hit
 
 # Budgets in characters: concise for facts, roomier when a list or explanation is asked for.
@@ -133,8 +134,29 @@ def _preferring(s: Scored, shapes: frozenset[str]) -> int:
     return int(best)
 
 
+# the noun a list question asks the members of ("有哪些功能区" -> 功能区)
+LIST_NOUN_RE = re.compile(r"(?:哪些|哪几[个种类项条方面]?|有哪些?|都有什么|包括什么)([\u4e00-\u9fff]{2,8})")
+LIST_ECHO_MARGIN = 2.0  # how far below the best an enumeration of the asked noun's kind may score
+
+
+def _echoing(s: Scored, best: int) -> int:
+    """A nearly as good sentence enumerating items of the asked noun's kind, when the best does not:
+    the members of a category share its head ("功能区" -> "展示区、就餐区、洗浴区")."""
+    m = LIST_NOUN_RE.search(s.view.text)
+    words = cut(m.group(1)) if m else []
+    if not words or len(words[0]) < 2:
+        return best
+    head = re.escape(words[0][-1])
+    echo = re.compile(rf"[\u4e00-\u9fff]{{1,6}}{head}[、，,和及与][\u4e00-\u9fff]{{1,6}}{head}")
+    if echo.search(s.cands[best].text):
+        return best
+    order = list(np.argsort(-s.logits))
+    return int(next((i for i in order if s.logits[i] >= s.logits[best] - LIST_ECHO_MARGIN
+                     and echo.search(s.cands[i].text)), best))
+
+
 def _list(s: Scored, draft: _Draft, budget: int) -> None:
-    best = _preferring(s, frozenset({"list"}))  # an enumeration answers "which ones"
+    best = _echoing(s, _preferring(s, frozenset({"list"})))  # an enumeration answers "which ones"
     c = s.cands[best]
     same = _same_chunk(s, c)
     pos = same.index(best)
