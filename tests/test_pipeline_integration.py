@@ -62,6 +62,13 @@ def test_the_author_is_quoted_from_the_byline(pipeline, question, author):
     assert pipeline.source_for(c.issue_id)[c.char_start:c.char_end] == c.quote
 
 
+def test_the_points_of_an_article_are_its_subheadings(pipeline):
+    answer = pipeline.ask("东风里社区的“微治理”从哪几个“微”入手？")
+    assert all(f"“微{x}”" in answer.text for x in ("网格", "平台", "协商", "服务"))
+    for c in answer.citations:
+        assert pipeline.source_for(c.issue_id)[c.char_start:c.char_end] == c.quote
+
+
 def test_unanswerable_question_is_refused_with_closest_articles(pipeline):
     answer = pipeline.ask("东丽区的农民合作社去年分红多少钱？")
     assert answer.refused and answer.refusal_kind == "not_covered"

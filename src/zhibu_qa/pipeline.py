@@ -171,7 +171,7 @@ class Pipeline:
 
     # ---- index ---------------------------------------------------------------------------------
     def _reset_index(self) -> None:
-        for name in ("index", "sources", "corpus_blob", "article_blobs", "_next_row", "column_names"):
+        for name in ("index", "sources", "corpus_blob", "article_blobs", "layout"):
             self.__dict__.pop(name, None)
         self._retrievers.clear()
         self._services.clear()
@@ -302,10 +302,6 @@ class Pipeline:
     def article_blobs(self) -> dict[str, str]:
         return lookups.article_blobs(self.index)
 
-    @cached_property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(sorted({m.column for m in self.index.metas if m.column}))
-
     def article_has(self, article_id: str, term: str) -> bool:
         return lookups.fold(term) in self.article_blobs.get(article_id, "")
 
@@ -346,13 +342,9 @@ class Pipeline:
         self.retriever().retrieve("党建", 1)
 
     @cached_property
-    def _next_row(self) -> dict[str, int]:
-        return lookups.next_rows(self.index)
-
-    def neighbour(self, hit: Hit) -> Hit | None:
-        """The chunk after a hit's chunk in its article section, as a Hit (for reading on)."""
-        row = self._next_row.get(hit.chunk.id)
-        return None if row is None else Hit(self.index.chunks[row], self.index.metas[row], 0.0, hit.rank)
+    def layout(self) -> lookups.Layout:
+        """Sections, next chunks and column names of the loaded index (for reading on and headings)."""
+        return lookups.Layout(self.index)
 
     @cached_property
     def answer_models(self):
@@ -376,9 +368,10 @@ class Pipeline:
                 self.llm, self.source_for, prompts_dir=PROMPTS_DIR, context_tokens=s.llm_context_tokens)
             self._services[mode] = AnswerService(
                 retriever, self.source_for, self.corpus_has, selector=selector, answerability=answerability,
-                extractive=ExtractiveAnswerer(self.source_for, self.neighbour if mode != "naive" else None),
+                extractive=ExtractiveAnswerer(self.source_for, self.layout.neighbour if mode != "naive" else None,
+                                              self.layout.sections_of if mode != "naive" else None),
                 generative=generative, article_has=self.article_has, max_question_chars=s.max_question_chars, mode=mode,
-                issues=lambda: list(self.catalogue.issues.values()), columns=lambda: self.column_names,
+                issues=lambda: list(self.catalogue.issues.values()), columns=lambda: self.layout.columns,
             )
         return self._services[mode]
 

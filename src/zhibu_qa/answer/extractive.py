@@ -21,6 +21,7 @@ from zhibu_qa.answer.base import Answerer, AnswerRequest, Scored, pieces
 from zhibu_qa.answer.bylines import asks_author, byline
 from zhibu_qa.answer.citing import compose
 from zhibu_qa.answer.features import SENTENCE_FEATURES, Candidate, candidates, holds_asked
+from zhibu_qa.answer.headings import heading_items
 from zhibu_qa.text import cut
 from zhibu_qa.types import Answer, Hit
 
@@ -215,14 +216,21 @@ class ExtractiveAnswerer(Answerer):
 
     name = "extractive"
 
-    def __init__(self, source_for: Callable[[str], str], neighbour: Callable[[Hit], Hit | None] | None = None):
+    def __init__(self, source_for: Callable[[str], str], neighbour: Callable[[Hit], Hit | None] | None = None,
+                 sections_of: Callable[[str], Sequence[Hit]] | None = None):
         self.source_for = source_for
         self.neighbour = neighbour
+        self.sections_of = sections_of  # the first chunk of each headed section of an article
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         answer = self.answer(request)
         yield from pieces(answer.text)
         yield answer
+
+    def _headings(self, request: AnswerRequest):
+        if self.sections_of is None:
+            return None
+        return heading_items(request.query.search, request.hits, self.sections_of, self.source_for)
 
     def answer(self, request: AnswerRequest) -> Answer:
         query: Query = request.query
@@ -244,6 +252,10 @@ class ExtractiveAnswerer(Answerer):
         elif request.parts:
             for part in request.parts:
                 _fact(part, draft, budget)
+        elif intent == "list" and (heads := self._headings(request)):
+            for hit, cand in heads:  # the article's points are its subheadings
+                draft.hits.append(hit)
+                draft.add(_shift(cand, len(draft.hits) - 1), budget)
         elif intent == "list":
             _list(request.scored, draft, budget)
         elif intent == "explain":

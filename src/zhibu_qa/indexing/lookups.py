@@ -1,7 +1,8 @@
 """What the indexed knowledge base holds, for checks that need no search: whether it mentions a
-term at all, whether one article does, which chunk follows another, and the naive baseline index.
+term at all, whether one article does, which chunk follows another, where each section starts,
+and the naive baseline index.
 
-Pure functions over a loaded index (texts NFKC-normalised and lower-cased); `Pipeline` caches them.
+Functions over a loaded index (texts NFKC-normalised and lower-cased); `Pipeline` caches them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from zhibu_qa.errors import IndexMismatchError, IndexMissingError
 from zhibu_qa.indexing.chunking import naive_chunks
+from zhibu_qa.types import Hit
 
 NAIVE_DIR = "naive"
 
@@ -40,6 +42,34 @@ def next_rows(index) -> dict[str, int]:
     chunks = index.chunks
     return {c.id: i + 1 for i, c in enumerate(chunks[:-1])
             if chunks[i + 1].article_id == c.article_id and chunks[i + 1].section_index == c.section_index}
+
+
+class Layout:
+    """Where chunks sit in their articles: the next chunk of a section, each section's first chunk,
+    and the column names (built once per loaded index)."""
+
+    def __init__(self, index):
+        self.index = index
+        self._next = next_rows(index)
+        self._starts = section_starts(index)
+        self.columns = tuple(sorted({m.column for m in index.metas if m.column}))
+
+    def neighbour(self, hit: Hit) -> Hit | None:
+        """The chunk after a hit's chunk in its article section, as a Hit (for reading on)."""
+        row = self._next.get(hit.chunk.id)
+        return None if row is None else Hit(self.index.chunks[row], self.index.metas[row], 0.0, hit.rank)
+
+    def sections_of(self, article_id: str) -> list[Hit]:
+        """The first chunk of each section of an article, in order, as Hits."""
+        return [Hit(self.index.chunks[r], self.index.metas[r], 0.0, 0) for r in self._starts.get(article_id, [])]
+
+
+def section_starts(index) -> dict[str, list[int]]:
+    """Article id -> the row of each section's first chunk, in section order."""
+    out: dict[str, dict[int, int]] = {}
+    for row, c in enumerate(index.chunks):
+        out.setdefault(c.article_id, {}).setdefault(c.section_index, row)
+    return {a: [rows[i] for i in sorted(rows)] for a, rows in out.items()}
 
 
 def naive_index(catalogue, sources: dict[str, str], index_dir: Path, embedder):
