@@ -87,6 +87,8 @@ def test_answer_shapes_are_surface_forms():
     ("村里有多少名教师？", "全村有学校3所", False),
     ("全村的党员总数是多少？", "现有党员74名", True),  # a count of people without a measure word
     ("参加的人数有多少？", "活动吸引了3000余人次", True),
+    ("平台服务了多少老人？", "已为3900余名老人提供服务", True),
+    ("平台服务了多少老人？", "平台上线3年", False),
 ])
 def test_the_asked_measure_class_matches_numbers_of_that_class_only(q, text, found):
     assert bool(unit_pattern(q).search(text)) is found

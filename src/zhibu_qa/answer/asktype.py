@@ -158,7 +158,8 @@ MONEY_NOUNS = "收入|营收|收益|收费|费用|经费|价格|价钱|定价|�
 MONEY_ASK_RE = re.compile(rf"(?:{MONEY_NOUNS})(?:了|是|为|有|达到?|共|一共|总共|大概|大约|约|需要|要)*多少(?![个项件名位人次天年])|多少(?:{MONEY_NOUNS})")
 # "党员总数是多少", "人数有多少": a count of people asked without a measure word (a noun of people:
 # an agent suffix such as 员/民/者/师, or 人数 itself)
-PEOPLE_COUNT_RE = re.compile(r"(?:[\u4e00-\u9fff](?:员|民|者|师|生|工|兵|人)(?:总数|数量|总量)|人数)(?:是|为|有|达到?|共|一共|总共|大概|大约|约)*多少")
+PEOPLE_COUNT_RE = re.compile(r"(?:[\u4e00-\u9fff](?:员|民|者|师|生|工|兵|人)(?:总数|数量|总量)|人数)(?:是|为|有|达到?|共|一共|总共|大概|大约|约)*多少"
+                             r"|多少(?:[\u4e00-\u9fff]{0,2}(?:老人|员|民|者|群众|师|学生|工人|职工|干部|人才|家庭))(?!区|会|队|室|中心|公寓|楼|站|组织|团|之家|驿站|点|服务)")
 # a numeral right before the number is part of it; 第 makes it an ordinal ("第9期" counts nothing)
 _NOT_INSIDE = r"(?<![第\d.一二三四五六七八九十百千万两])"
 
