@@ -212,7 +212,7 @@ def _ordinal(question: str) -> int | None:
 def entities(text: str) -> list[str]:
     """Named things in a question: quoted terms, then runs of place/organisation/person words.
 
-    Example: entities("双桥河镇的“小课堂”办了几场？") == ["小课堂", "双桥河镇"]
+    Example: entities("红柳河镇的“小书屋”开了几年？") == ["小书屋", "红柳河镇"]
     """
     found = list(QUOTED_RE.findall(text))
     run = ""
@@ -292,7 +292,7 @@ def analyse(question: str, history: Sequence[Turn] = (), *, max_chars: int = 500
 
 
 # after a column's name, what shows the question is about that column: a word for the column or one
-# of its pieces, or a verb of saying ("卷首提到…", "“党风”栏目这篇文章…"), not a noun of its own
+# of its pieces, or a verb of saying ("某栏目提到…", "“某栏目”里那篇…"), not a noun of its own
 _COLUMN_REF = r"(?:里|中|上)?(?:栏目|专栏|板块|版块|一栏|导语|开篇|这篇|那篇|文章|提到|提出|说|讲|写|谈|指出|强调|介绍)"
 _QUOTES_RE = re.compile(r"[“”「」『』\"]")
 

@@ -48,7 +48,7 @@ DETAIL_ASKS: tuple[tuple[re.Pattern, re.Pattern, str], ...] = (
     # a street address: a house number, or a crossing of two roads
     (re.compile(r"地址|门牌|哪条(?:路|街|马路|胡同|巷)"),
      re.compile(r"\d+\s*号|[路街道](?:与|和)[\u4e00-\u9fff]{1,6}[路街道](?:交口|交叉口|路口)"), "具体地址"),
-    # opening hours ("开放时间是什么", "几点开门"; not "办公时间最长", "几点建议")
+    # opening hours (…的营业时间, 几点关门; not a span of office years, nor 几点意见)
     (re.compile(r"(?:开放|营业|办公|服务|接待)时间(?:是|为)?(?:什么|几点|怎样|如何|多久|[？?]|$)|几点(?:开门|关门|营业|开放|上班|下班|开始|结束)"),
      re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*[点时]\s*(?:至|到|—|-|~|前|后|起|开)|[上下]午\s*\d|全天|24\s*小时|"
                 r"(?:周|星期)[一二三四五六日天]\s*(?:至|到|—|-)|每(?:周|星期)[一二三四五六日天]|节假日|(?:开放|营业|办公)时间(?:为|是|：|:)"), "开放时间"),
@@ -153,10 +153,10 @@ NAME_ASK_RE = re.compile(r"叫(?:什么|啥)|(?:名称|名字|称号)(?:是|叫)
 
 # A sum of money in any currency ("150万美元", "3.5亿元", "20英镑").
 MONEY_UNITS = "(?:[美欧日港澳韩台银]|人民币|新台币)?元|块钱|英?镑|卢布|法郎|马克|美金"
-# Nouns of money: "收入是多少" asks for a sum of money although no measure word follows 多少.
+# Nouns of money: "利润有多少" asks for a sum of money although no measure word follows 多少.
 MONEY_NOUNS = "收入|营收|收益|收费|费用|经费|价格|价钱|定价|票价|售价|工资|薪酬|报酬|资金|投资|投入|成本|花费|开支|金额|营业额|销售额|产值|利润|分红|税收|预算|拨款|补贴|补助|奖金|奖励|赞助|捐助|捐赠|捐款|罚款|租金|学费"
 MONEY_ASK_RE = re.compile(rf"(?:{MONEY_NOUNS})(?:了|是|为|有|达到?|共|一共|总共|大概|大约|约|需要|要)*多少(?![个项件名位人次天年])|多少(?:{MONEY_NOUNS})")
-# "党员总数是多少", "人数有多少": a count of people asked without a measure word (a noun of people:
+# "会员总数有多少", "人数为多少": a count of people asked without a measure word (a noun of people:
 # an agent suffix such as 员/民/者/师, or 人数 itself)
 PEOPLE_COUNT_RE = re.compile(r"(?:[\u4e00-\u9fff](?:员|民|者|师|生|工|兵|人)(?:总数|数量|总量)|人数)(?:是|为|有|达到?|共|一共|总共|大概|大约|约)*多少"
                              r"|多少(?:[\u4e00-\u9fff]{0,2}(?:老人|员|民|者|群众|师|学生|工人|职工|干部|人才|家庭))(?!区|会|队|室|中心|公寓|楼|站|组织|团|之家|驿站|点|服务)")

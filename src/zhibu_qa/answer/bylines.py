@@ -1,6 +1,6 @@
 """Who wrote an article: the byline line of the source, quoted and cited like any sentence.
 
-A question for the author ("…这篇文章的作者是谁？", "…是哪位部长写的？") is answered from the
+A question for the author ("…那篇评论出自谁手？", "…是哪位书记写的？") is answered from the
 article the best passage comes from, when the catalogue knows its authors: the source line that
 names them (the magazine's "文 / 职务 姓名" byline) becomes a one-sentence passage of its own, so
 the quote is still `source_text[char_start:char_end]`.

@@ -135,7 +135,7 @@ def _preferring(s: Scored, shapes: frozenset[str]) -> int:
     return int(best)
 
 
-# the noun a list question asks the members of ("有哪些功能区" -> 功能区)
+# the noun a list question asks the members of ("设有哪些展区" -> 展区)
 LIST_NOUN_RE = re.compile(r"(?:哪些|哪几[个种类项条方面]?|有哪些?|都有什么|包括什么)([\u4e00-\u9fff]{2,8})")
 LIST_ECHO_MARGIN = 2.0  # how far below the best an enumeration of the asked noun's kind may score
 

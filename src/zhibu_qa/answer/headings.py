@@ -19,7 +19,7 @@ from zhibu_qa.types import Chunk, Hit, Segment
 
 _CN = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 # "哪三招", "哪四个方面", "哪两点": a list question that names how many points or moves it wants
-# (not how many members of a term: "哪三个必知" asks what a quoted term is made of)
+# (not how many members of a term: "哪两个坚持" asks what a quoted term is made of)
 COUNTED_LIST_RE = re.compile(r"哪([两二三四五六七八九十]|\d)(?:招|点|步|大?方面|个方面|项(?:举措|措施|做法)|个(?:举措|做法|环节)|种做法)")
 QUOTED_RE = re.compile(r"[“「]([^”」]{1,6})[”」]")
 HEADING_SEARCH = 400  # characters around a section's first chunk searched for its heading line
