@@ -70,7 +70,7 @@ def refusal_text(query: Query, hits: Sequence[Hit], missing: Sequence[str], mode
     return NOT_COVERED + what + (ASK_IN_CHINESE if query.latin else "") + searched + closest, titles
 
 
-# what a comparison asks of the pair, not of one side ("有什么不同", "有何差异", "不一样在哪")
+# what a comparison asks of the pair, not of one side (a difference word: 区别, 差异, 异同)
 DIFFERENCE_RE = re.compile(r"(?:有|存在)?(?:什么|啥|哪些|何)?(?:不同|区别|差异|异同|不一样)(?:之处|的地方|在哪里?)?的?")
 TITLE_RE = re.compile(r"《([^》]{2,60})》")
 # verbs of saying/contents: the question asks what a text says, not a detail of its subject
