@@ -8,13 +8,13 @@ the quote is still `source_text[char_start:char_end]`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from zhibu_qa.answer.citing import span_hit
 from zhibu_qa.answer.features import Candidate
-from zhibu_qa.types import Chunk, Hit, Segment
+from zhibu_qa.types import Hit
 
 AUTHOR_ASK_RE = re.compile(r"(?<![工创劳])作者|谁写|谁撰写|谁执笔|执笔人|撰文|署名|(?:哪位|哪个|什么人)[\u4e00-\u9fff]{0,6}(?:写|撰写)的")
 BYLINE_WINDOW = 3000  # characters before the article's first passage searched for the byline
@@ -47,8 +47,4 @@ def byline(hits: Sequence[Hit], source_for: Callable[[str], str]) -> tuple[Hit, 
     if not line or len(line) > 120:
         return None
     start += source[start:end].find(line)
-    cid = hashlib.sha256(f"{top.chunk.issue_id}:{start}".encode()).hexdigest()[:16]
-    chunk = Chunk(cid, top.chunk.article_id, top.chunk.issue_id, top.chunk.section_index, line, line,
-                  (Segment(0, start, len(line)),), 0)
-    hit = replace(top, chunk=chunk, meta=replace(top.meta, section=None))
-    return hit, Candidate(0, 0, len(line), line, 0, 1)
+    return span_hit(replace(top, meta=replace(top.meta, section=None)), start, line)

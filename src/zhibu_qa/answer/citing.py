@@ -7,13 +7,24 @@ so each quote holds exactly what the answer says.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from zhibu_qa.answer.citations import support_score
 from zhibu_qa.answer.features import Candidate
 from zhibu_qa.answer.timeref import time_note
 from zhibu_qa.text import map_span
-from zhibu_qa.types import AnswerSentence, Citation, Hit
+from zhibu_qa.types import AnswerSentence, Chunk, Citation, Hit, Segment
+
+
+def span_hit(like: Hit, start: int, text: str) -> tuple[Hit, Candidate]:
+    """A one-sentence passage of `like`'s article whose text is the source span [start, start+len(text))
+    (a byline, a subheading: lines no chunk holds), and its candidate, so it is cited like a sentence."""
+    cid = hashlib.sha256(f"{like.chunk.issue_id}:{start}:{len(text)}".encode()).hexdigest()[:16]
+    chunk = Chunk(cid, like.chunk.article_id, like.chunk.issue_id, like.chunk.section_index, text, text,
+                  (Segment(0, start, len(text)),), 0)
+    return replace(like, chunk=chunk), Candidate(0, 0, len(text), text, 0, 1)
 
 
 def make_citation(n: int, hit: Hit, start: int, end: int, source_text: str) -> Citation:

@@ -9,13 +9,12 @@ passage, so it is quoted and cited like a sentence.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
+from zhibu_qa.answer.citing import span_hit
 from zhibu_qa.answer.features import Candidate
-from zhibu_qa.types import Chunk, Hit, Segment
+from zhibu_qa.types import Hit
 
 _CN = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 # "哪三招", "哪四个方面", "哪两点": a list question that names how many points or moves it wants
@@ -40,12 +39,7 @@ def _heading_hit(first: Hit, source: str) -> tuple[Hit, Candidate] | None:
         return None
     near = first.chunk.segments[0].source_start
     at = source.rfind(heading, max(0, near - HEADING_SEARCH), near + HEADING_SEARCH)
-    if at < 0:
-        return None
-    cid = hashlib.sha256(f"{first.chunk.issue_id}:h{at}".encode()).hexdigest()[:16]
-    chunk = Chunk(cid, first.chunk.article_id, first.chunk.issue_id, first.chunk.section_index, heading, heading,
-                  (Segment(0, at, len(heading)),), 0)
-    return replace(first, chunk=chunk), Candidate(0, 0, len(heading), heading, 0, 1)
+    return None if at < 0 else span_hit(first, at, heading)
 
 
 def heading_items(question: str, hits: Sequence[Hit], sections_of: Callable[[str], Sequence[Hit]],

@@ -126,9 +126,10 @@ class AnswerService:
             query = replace(query, search=self.generative.condense(query.cleaned, history, self.max_question_chars)
                             or query.search)
         notices = (INJECTED,) if query.injected else ()
-        missing_issue = absent_issue(query.search, self.issues()) if self.issues is not None else None
+        issues = self.issues() if self.issues is not None else ()
+        missing_issue = absent_issue(query.search, issues)
         if missing_issue is not None:  # "2023年第5期讲了什么？" with no such issue ingested
-            text = NOT_COVERED + absent_issue_note(missing_issue, self.issues())
+            text = NOT_COVERED + absent_issue_note(missing_issue, issues)
             yield text
             yield self._finish(Answer(query.original, text, True, "not_covered", (), (), (), backend,
                                       notices=notices, search_query=query.search), t0)
